@@ -1,0 +1,351 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""Turn one model entry + its sizing/parallel results + the cluster's nodes into a deployment plan.
+
+Pure functions: the role feeds in what the sizing modules and the API returned, gets back every
+number its templates need (args, GPU request, memory, /dev/shm, probe budget, autoscaling and alert
+thresholds, metric names), or a list of problems worded so the user knows what to change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import args as vargs
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
+
+GPU_RESOURCE = "nvidia.com/gpu"
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
+GIB = 1024 ** 3
+
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_SUFFIX = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+           "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
+
+# Longest object name the role derives from a model name: "<name>-canary-metrics" fits in 63.
+MAX_NAME_LEN = 40
+
+
+def check_name(name, what="model name"):
+    """DNS-1035 label (Service names need it) short enough for the derived object names."""
+    if not isinstance(name, str) or not _DNS1035.match(name) or len(name) > MAX_NAME_LEN:
+        raise LlmopsError(
+            "%s %r is not usable for Kubernetes object names: it must be a DNS-1035 label (lower-case "
+            "letters, digits and '-', starting with a letter, ending alphanumeric) of at most %d "
+            "characters, e.g. %r" % (what, name, MAX_NAME_LEN, _suggest(name))
+        )
+    return name
+
+
+def _suggest(name):
+    text = re.sub(r"[^a-z0-9-]+", "-", str(name).lower()).strip("-")
+    text = re.sub(r"^[^a-z]+", "", text)[:MAX_NAME_LEN].rstrip("-")
+    return text or "llama-8b"
+
+
+def quantity_bytes(value):
+    """Kubernetes quantity ('64Gi', '500M', 68719476736) -> bytes; numbers < 2**20 are read as GiB."""
+    if isinstance(value, bool) or value is None:
+        raise LlmopsError("memory size %r is not a Kubernetes quantity such as '64Gi'" % (value,))
+    if isinstance(value, (int, float)):
+        return int(value * GIB) if value < 2 ** 20 else int(value)
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        raise LlmopsError("memory size %r is not a Kubernetes quantity such as '64Gi'" % (value,))
+    return int(float(match.group(1)) * _SUFFIX[match.group(2)])
+
+
+def gib_quantity(nbytes):
+    """Bytes -> whole GiB, rounded up, as a quantity string."""
+    return "%dGi" % max(1, int(math.ceil(nbytes / float(GIB))))
+
+
+# ---------------------------------------------------------------- nodes
+def summarize_nodes(node_objects):
+    """Node API objects -> [{name, product, gpus, memory_mib, schedulable, taints, labels}]."""
+    out = []
+    for node in node_objects or []:
+        meta = node.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        status = node.get("status") or {}
+        alloc = (status.get("allocatable") or {}).get(GPU_RESOURCE) or (status.get("capacity") or {}).get(GPU_RESOURCE)
+        try:
+            gpus = int(alloc or 0)
+        except ValueError:
+            gpus = 0
+        spec = node.get("spec") or {}
+        mem = labels.get(MEMORY_LABEL)
+        out.append({
+            "name": meta.get("name"),
+            "product": labels.get(PRODUCT_LABEL),
+            "gpus": gpus,
+            "memory_mib": int(mem) if mem and str(mem).isdigit() else None,
+            "schedulable": not spec.get("unschedulable", False),
+            "taints": spec.get("taints") or [],
+            "labels": labels,
+        })
+    return out
+
+
+def _tolerates(taint, tolerations):
+    if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+        return True
+    for tol in tolerations or []:
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
+            return True
+        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
+            return True
+    return False
+
+
+def gpus_in_use(pod_objects, exclude_instance=None):
+    """GPUs requested per node by live pods, except those of ``exclude_instance`` (our own release)."""
+    used = {}
+    for pod in pod_objects or []:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if exclude_instance and labels.get("app.kubernetes.io/instance") == exclude_instance:
+            continue
+        status = pod.get("status") or {}
+        if status.get("phase") in ("Succeeded", "Failed"):
+            continue
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
+            continue
+        total = 0
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            res = container.get("resources") or {}
+            value = (res.get("limits") or {}).get(GPU_RESOURCE) or (res.get("requests") or {}).get(GPU_RESOURCE)
+            total += int(value or 0)
+        used[node] = used.get(node, 0) + total
+    return used
+
+
+def placement(model, nodes, tolerations, used=None, node_selector=None):
+    """Where a model's pods can go: {gpus_per_node, candidate nodes, slots} or problems."""
+    product = model.get("gpu_product")
+    used = used or {}
+    extra = node_selector or {}
+    candidates = []
+    for node in nodes:
+        if product and node["product"] != product:
+            continue
+        if node["gpus"] <= 0 or not node["schedulable"]:
+            continue
+        if any(node["labels"].get(k) != v for k, v in extra.items()):
+            continue
+        if not all(_tolerates(t, tolerations) for t in node["taints"]):
+            continue
+        candidates.append(node)
+    return candidates
+
+
+# ---------------------------------------------------------------- the plan
+def _sizing_value(sizing, key):
+    recs = sizing.get("recommendations") or {}
+    return recs.get(key)
+
+
+def derive(model, sizing, parallel, nodes, options, pods=None):
+    """Return (plan, problems).  ``problems`` empty means the model can be deployed as planned.
+
+    ``options``: vllm_version, image, container_port, tolerations, node_selector, instance,
+    load_gib_per_s, startup_overhead_s, probe_period_s, prestop_sleep_s, termination_grace_s,
+    autoscaling (defaults dict), waiting_ratio, kv_cache_alert, error_ratio_alert, memory_headroom,
+    typical_request_tokens, rolling_max_surge.
+    """
+    problems = []
+    name = model.get("name")
+    try:
+        check_name(name)
+    except LlmopsError as err:
+        return None, [str(err)]
+    version = options.get("vllm_version") or releases.DEFAULT_VERSION
+    try:
+        releases.check_supported(version)
+    except LlmopsError as err:
+        return None, ["model %s: %s" % (name, err)]
+    if model.get("served_model_name") is not None and not str(model["served_model_name"]).strip():
+        problems.append("model %s: served_model_name is empty" % name)
+
+    tp = int(model.get("tensor_parallel_size") or 1)
+    pp = int(model.get("pipeline_parallel_size") or 1)
+    replicas = int(model.get("replicas", 1))
+    if replicas < 0:
+        problems.append("model %s: replicas=%d must be 0 or more" % (name, replicas))
+
+    # --- sizing (vllm_sizing contract) ---
+    if not sizing.get("fits", False):
+        reasons = sizing.get("reasons") or ["vllm_sizing reported fits=false"]
+        problems.append("model %s does not fit %s with tensor_parallel_size=%d pipeline_parallel_size=%d: %s; "
+                        "recommendations: %s" % (name, model.get("gpu_product") or "its GPUs", tp, pp,
+                                                  "; ".join(reasons), json.dumps(sizing.get("recommendations") or {},
+                                                                                 sort_keys=True)))
+    # --- parallelism (vllm_parallel contract) ---
+    if not parallel.get("valid", False):
+        reasons = parallel.get("reasons") or ["vllm_parallel reported valid=false"]
+        problems.append("model %s: %s; valid tensor_parallel_size values: %s"
+                        % (name, "; ".join(reasons), parallel.get("valid_tensor_parallel_sizes")))
+
+    # --- nodes ---
+    candidates = placement(model, nodes, options.get("tolerations"), node_selector=options.get("node_selector"))
+    products = sorted({n["product"] for n in nodes if n["product"]})
+    gpus_per_node = max([n["gpus"] for n in candidates] or [0])
+    world = tp * pp
+    multi_node = world > gpus_per_node > 0
+    if not candidates:
+        problems.append("model %s: no schedulable node has gpu_product=%r with tolerated taints; GPU products "
+                        "in the cluster: %s" % (name, model.get("gpu_product"), products or "none"))
+        pods_per_group, gpus_per_pod = 1, world
+    elif multi_node:
+        pods_per_group = int(math.ceil(world / float(gpus_per_node)))
+        gpus_per_pod = world // pods_per_group
+        if gpus_per_pod * pods_per_group != world:
+            problems.append("model %s: tensor_parallel_size*pipeline_parallel_size=%d cannot be split evenly over "
+                            "nodes of %d GPUs; use a multiple of %d" % (name, world, gpus_per_node, gpus_per_node))
+    else:
+        pods_per_group, gpus_per_pod = 1, world
+
+    used = gpus_in_use(pods, options.get("instance"))
+    slots = sum((n["gpus"] - used.get(n["name"], 0)) // gpus_per_pod for n in candidates) if gpus_per_pod else 0
+    needed = replicas * pods_per_group
+    if candidates and slots < needed:
+        problems.append("model %s: needs %d pod(s) of %d x %s but the matching nodes (%s) have room for %d; "
+                        "lower replicas or add nodes" % (name, needed, gpus_per_pod, GPU_RESOURCE,
+                                                         ", ".join(n["name"] for n in candidates), slots))
+
+    # --- settings -> args ---
+    settings = dict(model)
+    settings["tensor_parallel_size"] = tp
+    settings["pipeline_parallel_size"] = pp
+    settings.setdefault("served_model_name", name)
+    if settings.get("max_model_len") is None:
+        settings["max_model_len"] = _sizing_value(sizing, "max_model_len")
+    if multi_node:
+        settings.setdefault("distributed_executor_backend", "ray")
+    adapters = settings.get("lora_adapters") or []
+    if adapters and settings.get("max_loras") is None:
+        settings["max_loras"] = len(adapters)
+    try:
+        serve_args = vargs.render_serve_args(settings, version, port=options.get("container_port", 8000))
+    except LlmopsError as err:
+        problems.append("model %s: %s" % (name, err))
+        serve_args = []
+
+    # --- resources from sizing ---
+    memory_limit = shm = None
+    try:
+        limit = _sizing_value(sizing, "pod_memory_limit")
+        shm_rec = _sizing_value(sizing, "shm_size")
+        if limit is None or shm_rec is None:
+            raise LlmopsError("vllm_sizing returned no recommendations.pod_memory_limit/shm_size")
+        memory_limit = gib_quantity(quantity_bytes(limit))
+        shm = gib_quantity(quantity_bytes(shm_rec))
+    except LlmopsError as err:
+        if sizing.get("fits", False):
+            problems.append("model %s: %s" % (name, err))
+
+    # --- startup budget: read weights from the volume, then compile / capture graphs ---
+    weights_total_gib = float(sizing.get("weights_gib") or 0.0) * world
+    load_s = weights_total_gib / float(options.get("load_gib_per_s", 1.0)) + float(options.get("startup_overhead_s", 180))
+    period = int(options.get("probe_period_s", 10))
+    startup_failures = max(6, int(math.ceil(load_s * 1.5 / period)))
+
+    # --- capacity, autoscaling and alert thresholds ---
+    max_num_seqs = int(settings.get("max_num_seqs") or _sizing_value(sizing, "max_num_seqs") or 256)
+    kv_tokens = int(sizing.get("kv_cache_tokens") or 0)
+    req_tokens = min(int(settings.get("max_model_len") or 2048), int(options.get("typical_request_tokens", 2048)))
+    capacity = max(1, min(max_num_seqs, kv_tokens // max(1, req_tokens))) if kv_tokens else max_num_seqs
+    waiting_target = max(1, int(math.ceil(capacity * float(options.get("waiting_ratio", 0.1)))))
+    metrics = releases.metric_names(version)
+
+    auto = dict(options.get("autoscaling") or {})
+    auto.update(model.get("autoscaling") or {})
+    kind = auto.get("kind", "none")
+    if kind not in ("none", "hpa", "keda"):
+        problems.append("model %s: autoscaling.kind=%r must be one of none, hpa, keda (never both)" % (name, kind))
+        kind = "none"
+    if multi_node and kind != "none":
+        problems.append("model %s: autoscaling with a multi-node LeaderWorkerSet is not supported; set "
+                        "autoscaling.kind: none" % name)
+    min_r = int(auto.get("min_replicas", max(replicas, 1)))
+    max_r = int(auto.get("max_replicas", max(min_r, replicas)))
+    if kind == "hpa" and min_r < 1:
+        problems.append("model %s: HPA needs min_replicas >= 1; scale-to-zero needs autoscaling.kind: keda" % name)
+    if kind != "none" and max_r < min_r:
+        problems.append("model %s: autoscaling max_replicas=%d < min_replicas=%d" % (name, max_r, min_r))
+    if kind != "none" and candidates and gpus_per_pod:
+        if max_r * pods_per_group > slots:
+            problems.append("model %s: autoscaling max_replicas=%d needs %d GPUs pods but the nodes have room for "
+                            "%d; lower max_replicas" % (name, max_r, max_r, slots))
+    served = settings["served_model_name"]
+    selector = '{model_name="%s"}' % served
+    queries = {
+        "waiting": "sum(%s%s)" % (metrics["num_requests_waiting"], selector),
+        "kv_cache": "avg(%s%s)" % (metrics["kv_cache_usage"], selector),
+    }
+    autoscaling = {
+        "kind": kind,
+        "min_replicas": min_r,
+        "max_replicas": max_r,
+        "waiting_target": int(auto.get("waiting_target", waiting_target)),
+        "kv_cache_target": float(auto.get("kv_cache_target", 0.8)),
+        "prometheus_address": auto.get("prometheus_address", "http://prometheus-operated.monitoring.svc:9090"),
+        "queries": queries,
+        "scale_down_stabilization_s": int(auto.get("scale_down_stabilization_s", 300)),
+    }
+    alerts = {
+        "kv_cache_usage": float(options.get("kv_cache_alert", 0.9)),
+        "waiting": capacity,
+        "error_ratio": float(options.get("error_ratio_alert", 0.05)),
+        "ttft_p95_s": float(options.get("ttft_alert_s", max(2.0, round(req_tokens / 2000.0, 1)))),
+    }
+
+    image = options.get("image") or releases.image_for(version)
+    config = {"args": serve_args, "image": image, "vllm_version": version}
+    checksum = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    plan = {
+        "name": name,
+        "model": settings.get("model"),
+        "served_model_name": served,
+        "image": image,
+        "vllm_version": version,
+        "args": serve_args,
+        "args_checksum": checksum,
+        "tensor_parallel_size": tp,
+        "pipeline_parallel_size": pp,
+        "gpus_per_pod": gpus_per_pod,
+        "multi_node": multi_node,
+        "pods_per_group": pods_per_group,
+        "gpus_per_node": gpus_per_node,
+        "replicas": replicas,
+        "gpu_product": model.get("gpu_product"),
+        "nodes": [n["name"] for n in candidates],
+        "gpu_slots": slots,
+        "memory_limit": memory_limit,
+        "shm_size": shm,
+        "startup_failure_threshold": startup_failures,
+        "startup_budget_s": startup_failures * period,
+        "probe_period_s": period,
+        "prestop_sleep_s": int(options.get("prestop_sleep_s", 15)),
+        "termination_grace_s": int(options.get("termination_grace_s", 120)),
+        "capacity": capacity,
+        "metrics": metrics,
+        "autoscaling": autoscaling,
+        "alerts": alerts,
+        "lora_adapters": adapters,
+        "ingress_host": model.get("ingress_host"),
+        "model_pvc": model.get("model_pvc"),
+        "sizing": {k: sizing.get(k) for k in ("weights_gib", "kv_cache_gib", "kv_cache_tokens",
+                                              "max_concurrency", "kv_bytes_per_token")},
+    }
+    return plan, problems
