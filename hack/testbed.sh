@@ -29,9 +29,10 @@ minor() { local v=${1#v}; v=${v#*.}; echo "${v%%.*}"; }
 build_k8s() {
   local dir=$CACHE/src/k8s-$K8S_VERSION sv="v0.$(minor "$K8S_VERSION").${K8S_VERSION##*.}"
   local out=$BIN/k8s-$K8S_VERSION
-  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kube-scheduler ]]; then
-    log "kubernetes $K8S_VERSION: cached"; return; fi
-  log "kubernetes $K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler (cold: 15-30 min on 2 cores)"
+  local c missing=()
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do [[ -x $out/$c ]] || missing+=("$c"); done
+  if ((${#missing[@]} == 0)); then log "kubernetes $K8S_VERSION: cached"; return; fi
+  log "kubernetes $K8S_VERSION: building ${missing[*]} (cold: 20-30 min on 2 cores)"
   mkdir -p "$dir" "$out"; cd "$dir"
   [[ -f go.mod ]] || go mod init local/k8sbin >/dev/null 2>&1
   local gomod; gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
@@ -42,8 +43,7 @@ build_k8s() {
   log "kubernetes: resolving modules"
   go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "$K8S_VERSION") -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
-  local c
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  for c in "${missing[@]}"; do
     log "kubernetes: go build $c"
     CGO_ENABLED=0 go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$out/$c.tmp" "k8s.io/kubernetes/cmd/$c"
     mv "$out/$c.tmp" "$out/$c"
@@ -84,6 +84,7 @@ link_bins() {
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-apiserver" "$BIN/current/kube-apiserver"
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-controller-manager" "$BIN/current/kube-controller-manager"
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-scheduler" "$BIN/current/kube-scheduler"
+  ln -sfn "$BIN/k8s-$K8S_VERSION/kubectl" "$BIN/current/kubectl"
   ln -sfn "$BIN/etcd-$ETCD_VERSION/etcd" "$BIN/current/etcd"
   ln -sfn "$BIN/kwok-$KWOK_VERSION/kwok" "$BIN/current/kwok"
   ln -sfn "$BIN/kwok-$KWOK_VERSION/kwokctl" "$BIN/current/kwokctl"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# ansible-test sanity needs the collection at .../ansible_collections/llmops/vllm_serving: copy the
+# tracked and untracked-but-not-ignored files there (a clean tree, like a clone) and run it with Python 3.11.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${LLMOPS_SANITY_DIR:-$ROOT/.build/sanity}
+DEST=$WORK/ansible_collections/llmops/vllm_serving
+rm -rf "$WORK"; mkdir -p "$DEST"
+cd "$ROOT"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done \
+  | tar --null -T - -cf - | tar -C "$DEST" -xf -
+cd "$DEST"
+git init -q . && git add -A >/dev/null && git -c user.email=ci@local -c user.name=ci commit -qm sanity >/dev/null
+ansible-test sanity --python 3.11 --requirements --color no "$@"

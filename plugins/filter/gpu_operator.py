@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""Filters over the GPU Operator values core (plugins/module_utils/_operator/values.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._operator import values as _values
+
+
+def gpu_operator_values(node_facts, **kwargs):
+    """Return ``{"values": ..., "decisions": [...]}`` for the gpu-operator chart."""
+    try:
+        values, decisions = _values.operator_values(node_facts, **kwargs)
+    except LlmopsError as err:
+        raise AnsibleFilterError(str(err)) from err
+    return {"values": values, "decisions": decisions}
+
+
+def gpu_time_slicing_config(replicas):
+    """Return the device-plugin time-slicing config for ``replicas`` per GPU."""
+    return _values.time_slicing_config(replicas)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "gpu_operator_values": gpu_operator_values,
+            "gpu_time_slicing_config": gpu_time_slicing_config,
+        }

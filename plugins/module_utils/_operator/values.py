@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""Derive NVIDIA GPU Operator Helm values from what the nodes really have.
+
+The decisions that make a host driver and the operator stop fighting live here, not in Jinja:
+
+* a node whose driver is already loaded (``gpu_facts``) gets ``driver.enabled: false``;
+* a node prepared by the ``gpu_node`` role (toolkit installed, runtime configured) gets
+  ``toolkit.enabled: false``, so the operator does not rewrite the containerd config a second time;
+* MIG strategy and time-slicing become ``mig.strategy`` / ``migManager`` / ``devicePlugin.config``;
+* air-gapped sites point every component image at one internal registry.
+
+Keys are the chart's real ones (NVIDIA gpu-operator ``deployments/gpu-operator/values.yaml``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+
+#: chart components whose image ``repository`` a private registry replaces
+IMAGE_COMPONENTS = (
+    "operator", "validator", "driver", "toolkit", "devicePlugin", "dcgm", "dcgmExporter",
+    "gfd", "migManager", "nodeStatusExporter", "gds", "gdrcopy", "vgpuManager",
+    "vgpuDeviceManager", "vfioManager", "sandboxDevicePlugin", "kataManager", "ccManager",
+)
+MIG_STRATEGIES = ("none", "single", "mixed")
+RUNTIMES = ("containerd", "crio", "docker")
+
+
+def _merge(base, override):
+    """Deep-merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def summarize_nodes(node_facts):
+    """Reduce per-host gpu_facts summaries to what the operator values depend on.
+
+    ``node_facts`` is a list of gpu_facts ``summary`` dicts (keys used: ``driver_loaded``,
+    ``driver_version``, ``toolkit_installed``, ``mig_enabled``). Missing keys count as unknown.
+    """
+    nodes = list(node_facts or [])
+    loaded = [bool(n.get("driver_loaded")) for n in nodes]
+    return {
+        "nodes": len(nodes),
+        "all_drivers_loaded": bool(nodes) and all(loaded),
+        "some_drivers_loaded": any(loaded),
+        "driver_versions": sorted({str(n["driver_version"]) for n in nodes if n.get("driver_version")}),
+        "all_toolkits_installed": bool(nodes) and all(bool(n.get("toolkit_installed")) for n in nodes),
+        "any_mig_enabled": any(bool(n.get("mig_enabled")) for n in nodes),
+    }
+
+
+def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="containerd", cdi=True,
+                    mig_strategy="none", time_slicing_replicas=0, image_registry=None,
+                    dcgm_exporter_service_monitor=True, extra_values=None):
+    """Return ``(values, decisions)`` for the gpu-operator chart.
+
+    ``driver``/``toolkit``: ``"auto"`` (decide from facts), ``"operator"`` (the operator manages it)
+    or ``"host"`` (the host manages it). ``decisions`` is a list of sentences saying why.
+    """
+    for name, value, allowed in (("gpu_operator_driver", driver, ("auto", "operator", "host")),
+                                 ("gpu_operator_toolkit", toolkit, ("auto", "operator", "host")),
+                                 ("gpu_operator_runtime", runtime, RUNTIMES),
+                                 ("gpu_operator_mig_strategy", mig_strategy, MIG_STRATEGIES)):
+        if value not in allowed:
+            raise LlmopsError("%s=%r is not supported; use one of %s" % (name, value, list(allowed)))
+    if not isinstance(time_slicing_replicas, int) or time_slicing_replicas < 0 or time_slicing_replicas == 1:
+        raise LlmopsError("gpu_operator_time_slicing_replicas=%r is invalid; use 0 (off) or an integer >= 2"
+                          % (time_slicing_replicas,))
+    if time_slicing_replicas and mig_strategy == "mixed":
+        raise LlmopsError("gpu_operator_time_slicing_replicas=%d cannot be combined with gpu_operator_mig_strategy=mixed;"
+                          " use mig_strategy single or none" % time_slicing_replicas)
+
+    summary = summarize_nodes(node_facts)
+    decisions = []
+    if driver == "auto":
+        if summary["some_drivers_loaded"] and not summary["all_drivers_loaded"]:
+            raise LlmopsError(
+                "the NVIDIA driver is loaded on some GPU nodes but not on others; the operator cannot manage a mixed fleet."
+                " Install the driver on every node (gpu_node_driver_install: true) or set gpu_operator_driver=operator"
+                " after removing the host drivers")
+        driver = "host" if summary["all_drivers_loaded"] else "operator"
+        decisions.append(
+            "driver: host driver %s loaded on all %d node(s), operator driver disabled" % (
+                "/".join(summary["driver_versions"]) or "?", summary["nodes"])
+            if driver == "host" else "driver: no host driver loaded, the operator installs it")
+    if toolkit == "auto":
+        toolkit = "host" if summary["all_toolkits_installed"] else "operator"
+        decisions.append("toolkit: %s" % ("installed on every node by gpu_node, operator toolkit disabled"
+                                          if toolkit == "host" else "the operator installs the container toolkit"))
+
+    values = {
+        "operator": {"defaultRuntime": runtime},
+        "driver": {"enabled": driver == "operator"},
+        "toolkit": {"enabled": toolkit == "operator"},
+        "cdi": {"enabled": bool(cdi)},
+        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": bool(dcgm_exporter_service_monitor)}},
+        "mig": {"strategy": "single" if mig_strategy == "none" else mig_strategy},
+        "migManager": {"enabled": mig_strategy != "none"},
+    }
+    if time_slicing_replicas:
+        values["devicePlugin"] = {"config": {"name": "llmops-time-slicing", "default": "any"}}
+        decisions.append("time-slicing: each GPU advertised %d times through ConfigMap llmops-time-slicing"
+                         % time_slicing_replicas)
+    if image_registry:
+        registry = image_registry.rstrip("/")
+        for comp in IMAGE_COMPONENTS:
+            values.setdefault(comp, {})["repository"] = registry
+        decisions.append("images: every component pulled from %s (air-gapped mirror)" % registry)
+    return _merge(values, extra_values), decisions
+
+
+def time_slicing_config(replicas):
+    """The device plugin config (``sharing.timeSlicing``) for the ConfigMap the chart references."""
+    return {
+        "version": "v1",
+        "flags": {"migStrategy": "none"},
+        "sharing": {"timeSlicing": {"renameByDefault": False, "failRequestsGreaterThanOne": True,
+                                    "resources": [{"name": "nvidia.com/gpu", "replicas": int(replicas)}]}},
+    }

@@ -1,0 +1,72 @@
+"""GPU Operator values derived from node facts (plugins/module_utils/_operator/values.py)."""
+
+import pytest
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._operator.values import (
+    operator_values,
+    time_slicing_config,
+)
+
+HOST = {"driver_loaded": True, "driver_version": "580.159.04", "toolkit_installed": True}
+BARE = {"driver_loaded": False, "toolkit_installed": False}
+
+
+@pytest.mark.parametrize(
+    "facts, driver_enabled, toolkit_enabled",
+    [
+        ([HOST, HOST], False, False),  # gpu_node prepared every node: the operator keeps its hands off
+        ([BARE, BARE], True, True),  # bare nodes: the operator installs both
+        ([], True, True),  # no facts: the operator's defaults
+        ([dict(HOST, toolkit_installed=False), HOST], False, True),
+    ],
+)
+def test_driver_and_toolkit_follow_the_facts(facts, driver_enabled, toolkit_enabled):
+    values, decisions = operator_values(facts)
+    assert values["driver"]["enabled"] is driver_enabled
+    assert values["toolkit"]["enabled"] is toolkit_enabled
+    assert any(d.startswith("driver:") for d in decisions)
+
+
+def test_mixed_driver_fleet_is_refused_with_the_way_out():
+    with pytest.raises(LlmopsError, match="loaded on some GPU nodes but not on others.*gpu_node_driver_install"):
+        operator_values([HOST, BARE])
+
+
+def test_forced_choices_win_over_facts():
+    values, _ = operator_values([BARE], driver="host", toolkit="host")
+    assert values["driver"]["enabled"] is False and values["toolkit"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mig_strategy": "all"}, "gpu_operator_mig_strategy='all' is not supported; use one of"),
+        ({"runtime": "podman"}, "gpu_operator_runtime='podman'"),
+        ({"time_slicing_replicas": 1}, "use 0 \\(off\\) or an integer >= 2"),
+        ({"time_slicing_replicas": 2, "mig_strategy": "mixed"}, "cannot be combined"),
+        ({"driver": "yes"}, "gpu_operator_driver='yes'"),
+    ],
+)
+def test_bad_input_names_the_value(kwargs, message):
+    with pytest.raises(LlmopsError, match=message):
+        operator_values([HOST], **kwargs)
+
+
+def test_air_gapped_registry_and_extra_values():
+    values, decisions = operator_values(
+        [HOST], image_registry="registry.local:5000/nvidia/", extra_values={"driver": {"version": "580"}, "nfd": {"enabled": False}}
+    )
+    assert values["validator"]["repository"] == "registry.local:5000/nvidia"
+    assert values["driver"] == {"enabled": False, "repository": "registry.local:5000/nvidia", "version": "580"}
+    assert values["nfd"] == {"enabled": False}
+    assert any("air-gapped" in d for d in decisions)
+
+
+def test_mig_and_time_slicing():
+    values, _ = operator_values([HOST], mig_strategy="mixed")
+    assert values["mig"] == {"strategy": "mixed"} and values["migManager"] == {"enabled": True}
+    values, _ = operator_values([HOST], time_slicing_replicas=4)
+    assert values["devicePlugin"]["config"] == {"name": "llmops-time-slicing", "default": "any"}
+    cfg = time_slicing_config(4)
+    assert cfg["sharing"]["timeSlicing"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]
