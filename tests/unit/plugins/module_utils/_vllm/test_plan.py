@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+"""Deployment plan: placement on the bed's nodes, GPUs = TP, resources and thresholds from sizing.
+
+Sizing/parallel inputs are dicts in the vllm_sizing / vllm_parallel result shape (DESIGN.md contract);
+the numbers are illustrative, the plan's arithmetic on them is what is pinned.
+"""
+
+import pytest
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import plan
+
+
+def _node(name, product, gpus, taint=True, unschedulable=False):
+    return {
+        "metadata": {"name": name, "labels": {"nvidia.com/gpu.product": product} if product else {}},
+        "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}] if taint else [],
+                 "unschedulable": unschedulable},
+        "status": {"allocatable": {"nvidia.com/gpu": str(gpus)} if gpus else {}},
+    }
+
+
+BED = [_node("gpu-h100-0", "NVIDIA-H100-80GB-HBM3", 8), _node("gpu-h100-1", "NVIDIA-H100-80GB-HBM3", 8),
+       _node("gpu-l40s-0", "NVIDIA-L40S", 4), _node("cpu-0", None, 0, taint=False)]
+TOL = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+OPTS = {"vllm_version": "0.33.0", "tolerations": TOL, "instance": "vllm", "load_gib_per_s": 1.0,
+        "startup_overhead_s": 180, "probe_period_s": 10, "typical_request_tokens": 2048, "waiting_ratio": 0.1}
+# weights_gib is per GPU: 15 GiB of an 8B bf16 model over TP 1.
+SIZING = {"fits": True, "weights_gib": 15.0, "kv_cache_gib": 50.0, "kv_cache_tokens": 409600,
+          "max_concurrency": 3.1, "kv_bytes_per_token": 131072, "reasons": [],
+          "recommendations": {"max_model_len": 131072, "max_num_seqs": 256, "tensor_parallel_sizes": [1, 2, 4, 8],
+                              "pod_memory_limit": "40Gi", "shm_size": "8Gi"}}
+PARALLEL = {"valid": True, "reasons": [], "valid_tensor_parallel_sizes": [1, 2, 4, 8], "multi_node": False}
+
+
+def _model(**kw):
+    base = {"name": "llama-8b", "model": "/models/llama-8b", "gpu_product": "NVIDIA-H100-80GB-HBM3",
+            "tensor_parallel_size": 1, "replicas": 2, "max_model_len": 8192}
+    base.update(kw)
+    return base
+
+
+def _plan(models, sizings=None, parallels=None, pods=None, canary=None, **opts):
+    options = dict(OPTS, **opts)
+    return plan.plan_all(models, sizings or [SIZING] * len(models), parallels or [PARALLEL] * len(models),
+                         BED, options, pods or [], canary)
+
+
+def test_plan_single_model_numbers():
+    result = _plan([_model(tensor_parallel_size=2)])
+    assert result["problems"] == []
+    p = result["plans"][0]
+    assert p["gpus_per_pod"] == 2 and p["pods_per_group"] == 1 and not p["multi_node"]
+    assert p["nodes"] == ["gpu-h100-0", "gpu-h100-1"]
+    assert p["image"] == "vllm/vllm-openai:v0.33.0"
+    assert p["memory_limit"] == "40Gi" and p["shm_size"] == "8Gi"
+    # load: 15 GiB x TP 2 at 1 GiB/s + 180 s = 210 s; x1.5 / 10 s period = 31.5 -> 32
+    assert p["startup_failure_threshold"] == 32 and p["startup_budget_s"] == 320
+    # capacity: min(max_num_seqs 256, 409600 KV tokens // min(8192, 2048)) = 200 ; waiting 10% -> 20
+    assert p["capacity"] == 200 and p["autoscaling"]["waiting_target"] == 20
+    assert p["alerts"]["waiting"] == 200
+    assert p["metrics"]["kv_cache_usage"] == "vllm:kv_cache_usage_perc"
+    assert "--tensor-parallel-size" in p["args"] and p["args"][p["args"].index("--tensor-parallel-size") + 1] == "2"
+
+
+def test_plan_uses_sizing_max_model_len_when_not_pinned():
+    model = _model()
+    del model["max_model_len"]
+    p = _plan([model])["plans"][0]
+    assert p["args"][p["args"].index("--max-model-len") + 1] == "131072"
+
+
+def test_old_release_metric_names_in_plan():
+    p = _plan([_model()], vllm_version="0.8.5")["plans"][0]
+    assert p["metrics"]["kv_cache_usage"] == "vllm:gpu_cache_usage_perc"
+    assert p["image"] == "vllm/vllm-openai:v0.8.5"
+
+
+def test_does_not_fit_reports_sizing_reasons():
+    bad = dict(SIZING, fits=False, reasons=["model weights 131.4 GiB exceed the 44.9 GiB usable per GPU"])
+    result = _plan([_model(gpu_product="NVIDIA-L40S", replicas=1)], sizings=[bad])
+    assert len(result["problems"]) == 1
+    assert "does not fit NVIDIA-L40S" in result["problems"][0]
+    assert "131.4 GiB" in result["problems"][0]
+
+
+def test_invalid_tp_reports_parallel_reasons():
+    par = {"valid": False, "reasons": ["Total number of attention heads (32) must be divisible by tensor parallel size (3)."],
+           "valid_tensor_parallel_sizes": [1, 2, 4, 8]}
+    result = _plan([_model(tensor_parallel_size=3)], parallels=[par])
+    assert any("divisible by tensor parallel size (3)" in p and "[1, 2, 4, 8]" in p for p in result["problems"])
+
+
+def test_capacity_counts_other_pods_and_earlier_models():
+    # 2 x TP8 fills both H100 nodes; a second model on H100 has no room left.
+    result = _plan([_model(name="big", tensor_parallel_size=8, replicas=2), _model(name="small", replicas=1)])
+    assert len(result["problems"]) == 1 and result["problems"][0].startswith("model small: needs 1 pod(s)")
+    # a foreign pod holding 4 GPUs on the L40S node leaves no room for a TP4 replica there
+    foreign = {"metadata": {"name": "x", "labels": {}}, "spec": {"nodeName": "gpu-l40s-0", "containers": [
+        {"resources": {"limits": {"nvidia.com/gpu": "4"}}}]}, "status": {"phase": "Running"}}
+    result = _plan([_model(gpu_product="NVIDIA-L40S", tensor_parallel_size=4, replicas=1)], pods=[foreign])
+    assert "room for 0" in result["problems"][0]
+    # our own stable pods are replaced in place: they do not count
+    ours = {"metadata": {"name": "y", "labels": {"app.kubernetes.io/instance": "vllm", "llmops.io/track": "stable"}},
+            "spec": foreign["spec"], "status": foreign["status"]}
+    assert _plan([_model(gpu_product="NVIDIA-L40S", tensor_parallel_size=4, replicas=1)], pods=[ours])["problems"] == []
+
+
+def test_unknown_product_and_untolerated_taint():
+    result = _plan([_model(gpu_product="NVIDIA-A100-SXM4-80GB")])
+    assert "no schedulable node has gpu_product='NVIDIA-A100-SXM4-80GB'" in result["problems"][0]
+    assert "NVIDIA-H100-80GB-HBM3" in result["problems"][0]
+    result = _plan([_model()], tolerations=[])
+    assert "with tolerated taints" in result["problems"][0]
+
+
+def test_multi_node_tp_pp_uses_groups():
+    result = _plan([_model(tensor_parallel_size=8, pipeline_parallel_size=2, replicas=1)])
+    assert result["problems"] == []
+    p = result["plans"][0]
+    assert p["multi_node"] and p["pods_per_group"] == 2 and p["gpus_per_pod"] == 8
+    assert "--distributed-executor-backend" in p["args"] and "ray" in p["args"]
+    result = _plan([_model(tensor_parallel_size=8, pipeline_parallel_size=2, replicas=1,
+                           autoscaling={"kind": "hpa", "max_replicas": 2})])
+    assert any("multi-node LeaderWorkerSet" in x for x in result["problems"])
+
+
+def test_autoscaling_checks():
+    result = _plan([_model(autoscaling={"kind": "both"})])
+    assert "never both" in result["problems"][0]
+    result = _plan([_model(autoscaling={"kind": "hpa", "min_replicas": 0})])
+    assert "scale-to-zero needs autoscaling.kind: keda" in result["problems"][0]
+    result = _plan([_model(tensor_parallel_size=8, replicas=1, autoscaling={"kind": "keda", "min_replicas": 0,
+                                                                          "max_replicas": 3})])
+    assert "max_replicas=3 needs 3 pod(s) of 8 GPUs" in result["problems"][0]
+    p = _plan([_model(autoscaling={"kind": "keda", "min_replicas": 0, "max_replicas": 4})])["plans"][0]
+    assert p["autoscaling"]["queries"]["waiting"] == 'sum(vllm:num_requests_waiting{model_name="llama-8b"})'
+
+
+def test_duplicate_and_bad_names():
+    assert "used more than once" in _plan([_model(), _model(replicas=0)])["problems"][0]
+    problems = _plan([_model(name="Llama_8B")])["problems"]
+    assert "not usable for Kubernetes object names" in problems[0] and "'llama-8b'" in problems[0]
+    with pytest.raises(LlmopsError):
+        plan.check_name("a" * 41)
+
+
+def test_canary_needs_its_own_gpus():
+    canary = {"model": _model(name="llama-8b", tensor_parallel_size=8, replicas=1), "sizing": SIZING,
+              "parallel": PARALLEL}
+    result = _plan([_model(tensor_parallel_size=8, replicas=1)], canary=canary)
+    assert result["problems"] == [] and result["canary"]["gpus_per_pod"] == 8
+    stable = {"metadata": {"name": "s", "labels": {"app.kubernetes.io/instance": "vllm", "llmops.io/track": "stable",
+                                                   "llmops.io/model": "llama-8b"}},
+              "spec": {"nodeName": "gpu-h100-0", "containers": [{"resources": {"limits": {"nvidia.com/gpu": "8"}}}]},
+              "status": {"phase": "Running"}}
+    pods = [dict(stable, spec=dict(stable["spec"], nodeName="gpu-h100-0")),
+            dict(stable, spec=dict(stable["spec"], nodeName="gpu-h100-1"))]
+    result = _plan([_model(tensor_parallel_size=8, replicas=2)], canary=canary, pods=pods)
+    assert len(result["problems"]) == 1 and "(canary): needs 1 pod(s)" in result["problems"][0]
+
+
+@pytest.mark.parametrize("value, nbytes", [("64Gi", 64 * 2 ** 30), ("500M", 500 * 10 ** 6), (40, 40 * 2 ** 30),
+                                           (68719476736, 68719476736), ("1.5Gi", int(1.5 * 2 ** 30))])
+def test_quantity_bytes(value, nbytes):
+    assert plan.quantity_bytes(value) == nbytes
+
+
+def test_quantity_rejects():
+    with pytest.raises(LlmopsError, match="not a Kubernetes quantity"):
+        plan.quantity_bytes("lots")

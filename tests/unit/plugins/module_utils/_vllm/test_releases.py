@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+"""vLLM release table: flags and metric names per release, pinned to what the upstream sources show."""
+
+import pytest
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.33.0", (0, 33, 0)),
+    ("v0.11.1", (0, 11, 1)),
+    ("0.6.3.post1", (0, 6, 3)),
+    ("0.10", (0, 10, 0)),
+])
+def test_parse_version(text, expected):
+    assert releases.parse_version(text) == expected
+
+
+@pytest.mark.parametrize("text", ["latest", "", "0", "1.x"])
+def test_parse_version_rejects(text):
+    with pytest.raises(LlmopsError, match="not a vLLM release number"):
+        releases.parse_version(text)
+
+
+def test_supported_range():
+    assert releases.check_supported("0.6.0") == (0, 6, 0)
+    with pytest.raises(LlmopsError, match="older than the oldest"):
+        releases.check_supported("0.5.5")
+    with pytest.raises(LlmopsError, match="newer than the newest"):
+        releases.check_supported("0.34.0")
+
+
+def test_image():
+    assert releases.image_for("0.33.0") == "vllm/vllm-openai:v0.33.0"
+    assert releases.image_for("v0.7.3", "registry.local/vllm") == "registry.local/vllm:v0.7.3"
+
+
+@pytest.mark.parametrize("flag, version, accepted", [
+    # removed with the V0 engine (A011: "multi-step scheduling has been removed")
+    ("--num-scheduler-steps", "0.7.3", True),
+    ("--num-scheduler-steps", "0.10.0", False),
+    ("--num-scheduler-steps", "0.33.0", False),
+    # A07 has max_seq_len_to_capture; A011 does not
+    ("--max-seq-len-to-capture", "0.7.3", True),
+    ("--max-seq-len-to-capture", "0.11.0", False),
+    # A011 help text: "--guided-decoding-backend will be removed in v0.12.0"
+    ("--guided-decoding-backend", "0.11.2", True),
+    ("--guided-decoding-backend", "0.12.0", False),
+    ("--structured-outputs-config", "0.10.2", False),
+    ("--structured-outputs-config", "0.11.0", True),
+    ("--speculative-model", "0.7.3", True),
+    ("--speculative-model", "0.9.0", False),
+    ("--speculative-config", "0.8.0", True),
+    ("--kv-cache-memory-bytes", "0.10.0", False),
+    ("--kv-cache-memory-bytes", "0.11.0", True),
+    ("--async-scheduling", "0.9.2", False),
+    ("--async-scheduling", "0.33.0", True),
+    ("--enforce-eager", "0.6.0", True),
+    ("--enforce-eager", "0.33.0", True),
+    ("--lora-modules", "0.6.0", True),
+])
+def test_flag_availability(flag, version, accepted):
+    assert (flag in releases.accepted_flags(version)) is accepted
+
+
+def test_lookup_flag_messages():
+    with pytest.raises(LlmopsError) as err:
+        releases.lookup_flag("--num-scheduler-steps=8", "0.33.0")
+    assert "not accepted by vLLM 0.33.0" in str(err.value)
+    assert "0.6.0 up to (not including) 0.10.0" in str(err.value)
+    with pytest.raises(LlmopsError, match="did you mean --enforce-eager"):
+        releases.lookup_flag("--enforce-eagr", "0.33.0")
+    with pytest.raises(LlmopsError, match="no --no- form"):
+        releases.lookup_flag("--no-trust-remote-code", "0.33.0")
+
+
+def test_no_forms_and_aliases():
+    assert releases.lookup_flag("--no-enable-prefix-caching", "0.7.0")[1] is True
+    with pytest.raises(LlmopsError, match="no --no- form"):
+        releases.lookup_flag("--no-enable-prefix-caching", "0.6.6")
+    assert releases.lookup_flag("-tp", "0.11.0")[0].name == "--tensor-parallel-size"
+    with pytest.raises(LlmopsError, match="short alias exists from 0.9.0"):
+        releases.lookup_flag("-tp", "0.8.5")
+
+
+def test_every_flag_has_a_valid_span():
+    for flag in releases.FLAGS.values():
+        assert flag.name.startswith("--")
+        since = releases.parse_version(flag.since)
+        assert since >= releases.parse_version(releases.OLDEST_VERSION), flag
+        if flag.until:
+            assert releases.parse_version(flag.until) > since, flag
+        assert flag.kind in ("value", "multi", "bool", "boolopt"), flag
+        assert set(flag.sources) <= {"A07", "A011", "CLI", "LOG", "RN"}, flag
+
+
+@pytest.mark.parametrize("version, kv_name", [
+    ("0.6.6", "vllm:gpu_cache_usage_perc"),
+    ("0.8.5", "vllm:gpu_cache_usage_perc"),
+    # LOG: "Deprecated in 0.9 - Renamed as vllm:kv_cache_usage_perc"
+    ("0.9.0", "vllm:kv_cache_usage_perc"),
+    ("0.33.0", "vllm:kv_cache_usage_perc"),
+])
+def test_kv_cache_metric_rename(version, kv_name):
+    assert releases.metric_names(version)["kv_cache_usage"] == kv_name
+
+
+def test_metric_names_current():
+    names = releases.metric_names("0.33.0")
+    assert names["num_requests_waiting"] == "vllm:num_requests_waiting"
+    assert names["num_requests_running"] == "vllm:num_requests_running"
+    assert names["request_success_total"] == "vllm:request_success_total"
+    assert names["e2e_request_latency_seconds"] == "vllm:e2e_request_latency_seconds"
+    assert names["time_to_first_token_seconds"] == "vllm:time_to_first_token_seconds"
+    assert "request_queue_time_seconds" not in releases.metric_names("0.7.3")
+
+
+def test_kv_cache_dtype_choices():
+    assert releases.kv_cache_dtype_choices("0.6.0") == ["auto", "fp8", "fp8_e5m2", "fp8_e4m3"]
+    assert "fp8_inc" in releases.kv_cache_dtype_choices("0.33.0")
