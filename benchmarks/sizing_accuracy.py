@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""Accuracy of llmops.vllm_serving's sizing core against real vLLM startup logs.
+
+Every case in tests/fixtures/vllm_logs/cases.json is a real startup (model, GPU, TP/PP,
+utilisation, release) with what vLLM printed. This prints, per case, the reported and predicted
+"GPU KV cache size" tokens (or "Available KV cache memory" GiB when no token count was
+published), the error, and the fit verdict; then the median and mean absolute error.
+
+With ``--planner PYTHON`` it also runs llm-d-planner's capacity planner (PyPI ``llm-d-planner``,
+installed in a separate virtualenv) on the same cases through that interpreter and prints both
+side by side. Run from the repository root:
+
+    .venv/bin/python benchmarks/sizing_accuracy.py [--planner /tmp/planner-venv/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CASES = os.path.join(ROOT, "tests", "fixtures", "vllm_logs", "cases.json")
+CONFIGS = os.path.join(ROOT, "tests", "fixtures", "model_configs")
+sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+
+
+def _link():
+    link_parent = os.path.join(ROOT, ".build", "collections", "ansible_collections", "llmops")
+    link = os.path.join(link_parent, "vllm_serving")
+    if not os.path.islink(link) and not os.path.isdir(link):
+        os.makedirs(link_parent, exist_ok=True)
+        os.symlink(os.path.join("..", "..", "..", ".."), link)
+
+
+_link()
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError  # noqa: E402
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.sizing import size_model  # noqa: E402
+
+
+def load_cases():
+    with open(CASES, encoding="utf-8") as handle:
+        return json.load(handle)["cases"]
+
+
+def model_config(case):
+    with open(os.path.join(CONFIGS, case["model"], "config.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def predict(case):
+    """Run size_model on a case; returns the result dict, or {'fits': False, 'error': msg}."""
+    try:
+        return size_model(
+            model_config=model_config(case),
+            gpu_model=case.get("gpu_model"),
+            gpu_memory_gib=case.get("gpu_memory_gib"),
+            tensor_parallel_size=case.get("tensor_parallel_size", 1),
+            pipeline_parallel_size=case.get("pipeline_parallel_size", 1),
+            gpu_memory_utilization=case.get("gpu_memory_utilization"),
+            max_model_len=case.get("max_model_len"),
+            kv_cache_dtype=case.get("kv_cache_dtype"),
+            quantization=case.get("quantization"),
+            dtype=case.get("dtype"),
+            vllm_version=case.get("vllm_version"),
+            _recommend=False,
+        )
+    except LlmopsError as err:
+        return {"fits": False, "error": str(err), "reasons": [str(err)]}
+
+
+def error_pct(case, result):
+    """Signed % error on tokens when vLLM printed them, else on KV GiB; None when not comparable."""
+    rep = case.get("reported") or {}
+    if rep.get("kv_cache_tokens"):
+        pred = result.get("kv_cache_tokens", 0)
+        return (pred - rep["kv_cache_tokens"]) * 100.0 / rep["kv_cache_tokens"], "tokens"
+    if rep.get("kv_cache_gib") and rep["kv_cache_gib"] > 0:
+        pred = result.get("kv_cache_gib", 0.0)
+        return (pred - rep["kv_cache_gib"]) * 100.0 / rep["kv_cache_gib"], "GiB"
+    return None, None
+
+
+def evaluate(cases=None):
+    rows = []
+    for case in cases or load_cases():
+        result = predict(case)
+        err, unit = error_pct(case, result)
+        expect = case.get("expect_fits")
+        rows.append({
+            "id": case["id"],
+            "case": case,
+            "result": result,
+            "error_pct": err,
+            "unit": unit,
+            "verdict_ok": None if expect is None else bool(result.get("fits")) == bool(expect),
+        })
+    return rows
+
+
+def summary(rows):
+    errors = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None]
+    verdicts = [r["verdict_ok"] for r in rows if r["verdict_ok"] is not None]
+    return {
+        "cases": len(rows),
+        "compared": len(errors),
+        "median_abs_error_pct": statistics.median(errors) if errors else None,
+        "mean_abs_error_pct": statistics.mean(errors) if errors else None,
+        "max_abs_error_pct": max(errors) if errors else None,
+        "within_5pct": sum(1 for e in errors if e <= 5.0),
+        "verdicts": len(verdicts),
+        "verdicts_right": sum(1 for v in verdicts if v),
+    }
+
+
+def run_planner(python, rows):
+    """Ask llm-d-planner (in its own venv) for its KV-token prediction of every case."""
+    payload = []
+    for row in rows:
+        case = row["case"]
+        payload.append({
+            "id": case["id"],
+            "model_dir": os.path.join(CONFIGS, case["model"]),
+            "gpu_gib": row["result"].get("gpu_total_gib") or case.get("gpu_memory_gib"),
+            "tp": case.get("tensor_parallel_size", 1),
+            "pp": case.get("pipeline_parallel_size", 1),
+            "util": case.get("gpu_memory_utilization") or 0.9,
+            "max_model_len": row["result"].get("max_model_len") or case.get("max_model_len") or 8192,
+            "kv_cache_dtype": case.get("kv_cache_dtype") or "auto",
+        })
+    script = os.path.join(ROOT, "benchmarks", "_planner_adapter.py")
+    proc = subprocess.run([python, script], input=json.dumps(payload), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("llm-d-planner adapter failed:\n" + proc.stderr[-2000:])
+    return json.loads(proc.stdout)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--planner", help="python of a virtualenv with llm-d-planner installed")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    rows = evaluate()
+    planner = run_planner(args.planner, rows) if args.planner else {}
+    head = "%-34s %-10s %-8s %3s %5s %8s %10s %10s %8s" % (
+        "case", "gpu", "vllm", "tp", "util", "unit", "reported", "ours", "err%")
+    if planner:
+        head += " %10s %8s" % ("llm-d", "err%")
+    head += "  fits(exp/ours)"
+    print(head)
+    print("-" * len(head))
+    planner_errors = []
+    for row in rows:
+        case, res = row["case"], row["result"]
+        rep = case.get("reported") or {}
+        unit = row["unit"] or "-"
+        reported = rep.get("kv_cache_tokens") if unit == "tokens" else rep.get("kv_cache_gib")
+        ours = res.get("kv_cache_tokens") if unit == "tokens" else res.get("kv_cache_gib")
+        line = "%-34s %-10s %-8s %3s %5s %8s %10s %10s %8s" % (
+            case["id"][:34], (res.get("gpu_model") or str(case.get("gpu_memory_gib")))[:10], case.get("vllm_version"),
+            case.get("tensor_parallel_size", 1), case.get("gpu_memory_utilization"), unit,
+            "-" if reported is None else reported, "-" if ours is None else ours,
+            "-" if row["error_pct"] is None else "%+.1f" % row["error_pct"])
+        if planner:
+            pv = planner.get(case["id"], {})
+            pred = pv.get("kv_cache_tokens") if unit == "tokens" else pv.get("kv_cache_gib")
+            perr = None
+            if pred is not None and reported:
+                perr = (pred - reported) * 100.0 / reported
+                planner_errors.append(abs(perr))
+            line += " %10s %8s" % ("-" if pred is None else (int(pred) if unit == "tokens" else round(pred, 2)),
+                                   "-" if perr is None else "%+.1f" % perr)
+        expect = case.get("expect_fits")
+        line += "  %s/%s%s" % ("-" if expect is None else expect, res.get("fits"),
+                               "" if row["verdict_ok"] in (None, True) else "  WRONG")
+        print(line)
+    summ = summary(rows)
+    print()
+    print("llmops.vllm_serving: %d cases, %d compared, median |error| %.2f%%, mean %.2f%%, max %.2f%%, "
+          "%d/%d within 5%%, fit verdict right %d/%d" % (
+              summ["cases"], summ["compared"], summ["median_abs_error_pct"], summ["mean_abs_error_pct"],
+              summ["max_abs_error_pct"], summ["within_5pct"], summ["compared"], summ["verdicts_right"], summ["verdicts"]))
+    if planner_errors:
+        print("llm-d-planner %s: %d compared, median |error| %.2f%%, mean %.2f%%, max %.2f%%, %d within 5%%" % (
+            planner.get("_version", ""), len(planner_errors), statistics.median(planner_errors),
+            statistics.mean(planner_errors), max(planner_errors), sum(1 for e in planner_errors if e <= 5.0)))
+        if summ["median_abs_error_pct"]:
+            print("ratio of median errors (llm-d-planner / ours): %.1fx" % (
+                statistics.median(planner_errors) / summ["median_abs_error_pct"]))
+    if args.json:
+        print(json.dumps(summ))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

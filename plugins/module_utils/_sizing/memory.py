@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""The KV-cache budget of one GPU, in bytes, the way the chosen vLLM release computes it.
+
+V1 (``gpu_worker.determine_available_memory``)::
+
+    requested  = total_memory x gpu_memory_utilization
+    non_kv     = weights + torch_peak_increase (activations of the profile run)
+                 + non_torch_increase (cuBLAS/NCCL/... allocated outside PyTorch)
+    available  = requested - non_kv - cudagraph_estimate   (estimate only from 0.21 on)
+
+V0 (``worker.determine_num_available_blocks``): the same subtraction, with NCCL and the CUDA
+context inside the measured peak and no CUDA-graph term.
+
+Weights and the KV arithmetic are exact; the activation, non-torch and CUDA-graph terms are
+models of what vLLM measures at startup, fitted to real startup logs (docs/sizing.md,
+tests/fixtures/vllm_logs/). Every term is returned so a user can see where memory went.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import GIB
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import ModelArch
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.releases import Release
+
+# Calibration constants, fitted on real startup logs (tests/fixtures/vllm_logs, docs/sizing.md):
+# vLLM 0.19.0 on H100 (llm-d-planner accuracy sweep: torch peak 0.77-3.99 GiB, non-torch 0.07-2.21 GiB,
+# CUDA-graph estimate 0.5-1.8 GiB), the 0.15-0.18 version sweep, and V0 (0.6/0.7) memory-profiling lines.
+SAMPLER_COPIES_V1 = 3.5  # fp32 [max_num_seqs, vocab] buffers live in the dummy sampler run (>= 0.17)
+SAMPLER_COPIES_V1_OLD = 9.4  # 0.8 - 0.16: the dummy sampler also materialised logprobs/sorting (5.64 GiB for Qwen3-14B)
+SAMPLER_COPIES_V0 = 8.5
+SAMPLER_SLACK = 0.04 * GIB
+ACTIVATION_BASE = 0.14 * GIB  # attention metadata, persistent buffers, allocator rounding
+MULTIMODAL_EXTRA = 0.28 * GIB
+MOE_WORKSPACE_SHARE = 0.6  # share of the fused-MoE caches (T x topk x (max(2I, H) + I)) still live at the peak
+NON_TORCH_TP1 = 0.25 * GIB  # cuBLAS/cuDNN workspaces, Triton/FlashInfer (0.24-0.27 GiB measured, 0.13 before 0.18)
+NON_TORCH_TP1_OLD = 0.13 * GIB
+NON_TORCH_TP_NVLINK = 2.10 * GIB  # TP >= 2 on NVLink GPUs: NCCL + custom all-reduce buffers (2.06-2.21 measured)
+NON_TORCH_TP_PCIE = 0.50 * GIB  # TP >= 2 without P2P: custom all-reduce is disabled (estimate, not measured)
+NON_TORCH_PP = 0.07 * GIB  # PP-only ranks (measured 0.07)
+NON_TORCH_V0 = 0.30 * GIB
+CUDAGRAPH_BASE = 0.20 * GIB  # profile_cudagraph_memory(): shared pool + per-graph extrapolation
+CUDAGRAPH_PER_51 = 0.30 * GIB
+CUDAGRAPH_PER_LAYER_51 = 0.011 * GIB
+_NVLINK = ("H100-80GB", "H200", "H20", "GH200", "B200", "A100-80GB", "A100-40GB", "H100-NVL")
+
+
+def capture_sizes(max_num_seqs: int) -> int:
+    """Number of CUDA-graph batch sizes: [1, 2, 4] + range(8, 256, 8) + range(256, 513, 16),
+    capped at max_cudagraph_capture_size = min(2 x max_num_seqs, 512)."""
+    cap = min(2 * max_num_seqs, 512)
+    sizes = [1, 2, 4] + list(range(8, 256, 8)) + list(range(256, 513, 16))
+    return len([s for s in sizes if s <= cap])
+
+
+@dataclass(frozen=True)
+class Budget:
+    total: int
+    requested: int
+    weights: int
+    activation: int
+    non_torch: int
+    cudagraph: int
+    available: int
+
+
+def activation_bytes(arch: ModelArch, tp: int, act_bytes: int, max_num_batched_tokens: int,
+                     max_num_seqs: int, release: Release, last_stage: bool = True) -> int:
+    """Peak PyTorch memory of the profile run on top of the weights (vLLM's "torch peak increase").
+
+    The profile runs one forward pass of ``max_num_batched_tokens`` tokens, then (on the last
+    pipeline stage) the sampler on ``min(max_num_seqs, max_num_batched_tokens)`` rows of fp32
+    vocabulary logits. Dense intermediates are freed before the sampler runs (peak = max of the
+    two); the fused-MoE workspace is cached and adds to both.
+    """
+    t = max_num_batched_tokens
+    h = arch.hidden_size
+    if arch.is_mla:
+        attn = arch.num_attention_heads / float(tp) * (arch.qk_nope_head_dim + arch.qk_rope_head_dim + arch.v_head_dim) \
+            + arch.kv_lora_rank + arch.qk_rope_head_dim
+    else:
+        attn = (arch.num_attention_heads * 2 + 2 * arch.num_kv_heads) / float(tp) * arch.head_dim
+    mlp = 3 * arch.intermediate_size / float(tp) if (not arch.is_moe or arch.num_dense_layers) else 0
+    forward = t * (2 * h + max(attn, mlp)) * act_bytes
+    moe = 0.0
+    if arch.is_moe:
+        topk = max(1, arch.num_experts_per_tok)
+        inter = arch.moe_intermediate_size / float(tp)
+        moe = MOE_WORKSPACE_SHARE * t * topk * (max(2 * inter, h) + inter) * act_bytes
+    sampler = 0.0
+    if last_stage:
+        if release.engine == "v0":
+            copies = SAMPLER_COPIES_V0
+        elif release.key < (0, 17, 0):
+            copies = SAMPLER_COPIES_V1_OLD
+        else:
+            copies = SAMPLER_COPIES_V1
+        rows = min(max_num_seqs, t)
+        sampler = rows * arch.vocab_size * 4 * copies + SAMPLER_SLACK
+    # the encoder dummy batch of a vision-language model leaves its cache behind (+0.28-0.30 GiB
+    # measured for Gemma-3 / Qwen2.5-VL over their text-only siblings)
+    encoder = MULTIMODAL_EXTRA if arch.is_multimodal else 0.0
+    return int(max(forward, sampler) + moe + encoder + ACTIVATION_BASE)
+
+
+def non_torch_bytes(release: Release, tp: int, pp: int, gpu_name: str = "") -> int:
+    if release.engine == "v0":
+        return int(NON_TORCH_V0 + (0.1 * GIB if tp > 1 else 0))
+    if tp > 1:
+        return int(NON_TORCH_TP_NVLINK if gpu_name in _NVLINK else NON_TORCH_TP_PCIE)
+    if pp > 1:
+        return int(NON_TORCH_PP)
+    return int(NON_TORCH_TP1 if release.key >= (0, 18, 0) else NON_TORCH_TP1_OLD)
+
+
+def cudagraph_bytes(release: Release, layers_on_stage: int, max_num_seqs: int, enforce_eager: bool) -> int:
+    """The estimate ``profile_cudagraph_memory`` subtracts (default on from 0.21)."""
+    if enforce_eager or not release.cudagraph_in_budget:
+        return 0
+    share = capture_sizes(max_num_seqs) / 51.0
+    return int(CUDAGRAPH_BASE + share * (CUDAGRAPH_PER_51 + CUDAGRAPH_PER_LAYER_51 * layers_on_stage))
+
+
+def budget(total: int, utilization: float, weights: int, activation: int, non_torch: int, cudagraph: int) -> Budget:
+    requested = int(total * utilization)
+    available = requested - weights - activation - non_torch - cudagraph
+    return Budget(total, requested, weights, activation, non_torch, cudagraph, int(available))

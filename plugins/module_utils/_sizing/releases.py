@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops contributors
+# Apache License 2.0 (see LICENSE)
+"""What each vLLM release does when it sizes the KV cache, and its defaults.
+
+Read from vLLM's source (see docs/sizing.md for the file/function behind every row):
+
+* < 0.8: V0 engine. ``Worker.determine_num_available_blocks``: KV = total x utilization - peak,
+  where the profile runs max_num_batched_tokens (chunked prefill off below 32K context:
+  max(max_model_len, 2048) tokens) and max_num_seqs=256; NCCL and the CUDA context count;
+  CUDA graphs are captured later and not budgeted. Prints ``# GPU blocks: N``.
+* 0.8 - 0.10: V1 engine. ``gpu_worker.determine_available_memory``: requested = total x util;
+  non-KV = weights + torch peak increase + non-torch increase, measured from a snapshot taken
+  before the distributed init, so NCCL / custom all-reduce buffers count (TP >= 2).
+* >= 0.11: the snapshot is taken after NCCL is initialised (``init_device``), so NCCL buffers no
+  longer come out of the budget.
+* >= 0.21: ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to 1: the CUDA-graph estimate
+  from ``profile_cudagraph_memory`` is subtracted too ("default since v0.21.0" in the 0.27 log).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+
+DEFAULT_VLLM_VERSION = "0.33.0"
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    key: tuple[int, int, int]
+    engine: str  # "v0" or "v1"
+    nccl_in_budget: bool
+    cudagraph_in_budget: bool
+    block_size: int = 16
+    gpu_memory_utilization: float = 0.9
+
+    def batch_defaults(self, large_gpu: bool, max_model_len: int) -> tuple[int, int]:
+        """(max_num_batched_tokens, max_num_seqs) vLLM picks for `vllm serve` when unset."""
+        if self.engine == "v0":
+            if max_model_len > 32768:  # chunked prefill turned on for long contexts
+                return 2048, 256
+            return max(max_model_len, 2048), 256
+        if self.key < (0, 9, 2):
+            return 8192, 256
+        if large_gpu:
+            return 8192, 1024
+        return 2048, 256
+
+
+def parse_version(version) -> tuple[int, int, int]:
+    match = _VERSION_RE.match(str(version or "").strip())
+    if not match:
+        raise LlmopsError(
+            "vllm_version=%r is not a vLLM release number; use e.g. %s or 0.6.6" % (version, DEFAULT_VLLM_VERSION)
+        )
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def release(version=None) -> Release:
+    text = str(version) if version else DEFAULT_VLLM_VERSION
+    key = parse_version(text)
+    if key < (0, 5, 0):
+        raise LlmopsError("vllm_version=%r is older than 0.5, which this collection does not model; use >= 0.6" % (text,))
+    if key < (0, 8, 0):
+        return Release(text, key, "v0", nccl_in_budget=True, cudagraph_in_budget=False)
+    return Release(
+        text,
+        key,
+        "v1",
+        nccl_in_budget=key < (0, 11, 0),
+        cudagraph_in_budget=key >= (0, 21, 0),
+    )
