@@ -132,6 +132,7 @@ diff:
 """
 
 import os
+import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -142,9 +143,9 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import co
 
 def _read(path):
     try:
-        with open(path, "r") as handle:
+        with open(path) as handle:
             return handle.read()
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
@@ -182,7 +183,6 @@ def main():
             module.fail_json(msg="containerd is not installed on this node (not in PATH) and containerd_version is not set; "
                                  "install containerd first or set containerd_version")
         rc, out, err = module.run_command([binary, "--version"])
-        import re
         m = re.search(r"\bv?(\d+\.\d+\.\d+)", out or "")
         if rc != 0 or not m:
             module.fail_json(msg="cannot read the containerd version from '%s --version' (rc=%s): %s" % (binary, rc, (out or err).strip()))

@@ -49,7 +49,7 @@ def loads(text, where="TOML"):
     try:
         return _toml_reader.loads(text or "")
     except Exception as exc:  # tomllib.TOMLDecodeError, tomli.TOMLDecodeError
-        raise LlmopsError("%s is not valid TOML: %s; fix the file or move it away" % (where, exc))
+        raise LlmopsError("%s is not valid TOML: %s; fix the file or move it away" % (where, exc)) from None
 
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -71,7 +71,7 @@ def driver_requirement(cuda_version):
         base = ".".join(key.split(".")[:2])
         full = TOOLKIT_DRIVER.get(base)
     if full is None:
-        known = sorted({".".join(k.split(".")[:2]) for k in TOOLKIT_DRIVER}, key=lambda v: version_tuple(v))
+        known = sorted({".".join(k.split(".")[:2]) for k in TOOLKIT_DRIVER}, key=version_tuple)
         raise LlmopsError("cuda_version=%r is not in the CUDA->driver table; known: %s" % (cuda_version, ", ".join(known)))
     return {"cuda": key, "full_driver": full, "minor_compat_driver": MINOR_COMPAT_DRIVER.get(major)}
 

@@ -55,9 +55,9 @@ NVIDIA_MODULES = ("nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidi
 
 def _read(path):
     try:
-        with open(path, "r") as handle:
+        with open(path) as handle:
             return handle.read().strip()
-    except (IOError, OSError):
+    except OSError:
         return None
 
 
@@ -70,7 +70,7 @@ def scan_pci(root="/"):
     gpus, switches = [], []
     try:
         entries = sorted(os.listdir(base))
-    except (IOError, OSError):
+    except OSError:
         entries = []
     for addr in entries:
         dev = os.path.join(base, addr)

@@ -147,7 +147,7 @@ def parse_nvidia_smi_xml(text):
     try:
         root = ET.fromstring(text.strip().encode("utf-8"))
     except ET.ParseError as exc:
-        raise LlmopsError("nvidia-smi -q -x output is not valid XML (%s); expected an <nvidia_smi_log> document" % exc)
+        raise LlmopsError("nvidia-smi -q -x output is not valid XML (%s); expected an <nvidia_smi_log> document" % exc) from None
     if root.tag != "nvidia_smi_log":
         raise LlmopsError("nvidia-smi -q -x root element is <%s>, expected <nvidia_smi_log>" % root.tag)
     gpus = [_gpu(g, i) for i, g in enumerate(root.findall("gpu"))]

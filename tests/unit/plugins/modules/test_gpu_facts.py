@@ -1,0 +1,100 @@
+"""Run the real gpu_facts / gpu_preflight / nvidia_containerd_config modules (as Ansible does: a process with an args
+file) against fixture trees, a replayed nvidia-smi and real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils", "_gpu"))
+
+from gpu_helpers import NVML_NO_DRIVER, fake_smi, make_root  # noqa: E402
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import containerd  # noqa: E402
+
+
+def run_module(name, tmp_path, args, check_mode=False, diff=False):
+    path = tmp_path / ("args-%s.json" % name)
+    margs = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": margs}))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"))
+    proc = subprocess.run([sys.executable, "-m", "ansible_collections.llmops.vllm_serving.plugins.modules." + name, str(path)],
+                          check=False, capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc=%s): %s %s" % (name, proc.returncode, proc.stdout, proc.stderr)) from None
+
+
+def test_gpu_facts_h200_replay(tmp_path):
+    root = make_root(str(tmp_path / "root"))
+    smi = fake_smi(str(tmp_path / "nvidia-smi"))
+    res = run_module("gpu_facts", tmp_path, {"root": root, "nvidia_smi": smi})
+    assert res["changed"] is False and "failed" not in res
+    f = res["ansible_facts"]["llmops_gpu"]
+    assert f["summary"]["count"] == 1 and f["summary"]["product_label"] == "NVIDIA-H200" and f["summary"]["compute_capability"] == "9.0"
+    assert f["gpus"][0]["memory_total_mib"] == 143771 and f["driver"]["version"] == "580.159.04"
+    assert f["nvidia_smi"]["rc"] == 0 and len(f["mig_profiles"]) == 7
+
+
+def test_gpu_facts_driver_not_loaded(tmp_path):
+    root = make_root(str(tmp_path / "root"), modules="", driver_version=False)
+    smi = fake_smi(str(tmp_path / "nvidia-smi"), rc=255, out=NVML_NO_DRIVER)
+    f = run_module("gpu_facts", tmp_path, {"root": root, "nvidia_smi": smi})["ansible_facts"]["llmops_gpu"]
+    assert f["nvidia_smi"]["rc"] == 255 and f["nvidia_smi"]["error"] == "Failed to initialize NVML: Unknown Error"
+    assert f["summary"]["count"] == 0 and f["summary"]["pci_count"] == 1 and f["driver"]["loaded"] is False
+
+
+def test_gpu_facts_bad_root(tmp_path):
+    res = run_module("gpu_facts", tmp_path, {"root": str(tmp_path / "nope")})
+    assert res["failed"] and "is not a directory" in res["msg"]
+
+
+def test_gpu_preflight_uses_given_facts(tmp_path):
+    root = make_root(str(tmp_path / "root"))
+    facts = run_module("gpu_facts", tmp_path, {"root": root, "nvidia_smi": fake_smi(str(tmp_path / "nvidia-smi"))})
+    res = run_module("gpu_preflight", tmp_path, {"facts": facts["ansible_facts"]["llmops_gpu"], "expected_gpu_count": 8,
+                                                 "container_runtime": "none", "model_store_path": str(tmp_path / "models")})
+    assert res["changed"] is False and res["failed_checks"] == ["gpu_count"]
+    assert res["disk"]["checked"] == str(tmp_path) and "[FAIL] gpu_count" in res["report"]
+    bad = run_module("gpu_preflight", tmp_path, {"facts": {"x": 1}})
+    assert bad["failed"] and "facts has no 'summary' key" in bad["msg"]
+    bad = run_module("gpu_preflight", tmp_path, {"facts": facts["ansible_facts"]["llmops_gpu"], "mig_mode": "on"})
+    assert bad["failed"] and "mig_mode" in bad["msg"]
+
+
+def test_nvidia_containerd_config_four_steps(tmp_path):
+    main = tmp_path / "config.toml"
+    original = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n'
+    main.write_text(original)
+    drop = tmp_path / "conf.d" / "99-nvidia.toml"
+    args = {"config_path": str(main), "drop_in_path": str(drop), "containerd_version": "1.7.24"}
+    check1 = run_module("nvidia_containerd_config", tmp_path, args, check_mode=True, diff=True)
+    assert check1["changed"] and check1["main_config_changed"] and not drop.exists() and main.read_text() == original
+    assert [d["after_header"] for d in check1["diff"]] == [str(main), str(drop)]
+    run1 = run_module("nvidia_containerd_config", tmp_path, args)
+    assert run1["changed"] and run1["actions"] == check1["actions"]
+    assert main.read_text() == original.replace("version = 2\n", 'version = 2\nimports = ["%s/*.toml"]\n' % drop.parent)
+    cri = containerd.loads(drop.read_text())["plugins"][containerd.CRI_V2]
+    assert cri["containerd"]["runtimes"]["nvidia"]["options"]["SystemdCgroup"] is True and cri["enable_cdi"] is True
+    check2 = run_module("nvidia_containerd_config", tmp_path, args, check_mode=True)
+    run2 = run_module("nvidia_containerd_config", tmp_path, args)
+    assert not check2["changed"] and not run2["changed"] and run2["actions"] == []
+    gone = run_module("nvidia_containerd_config", tmp_path, dict(args, state="absent"))
+    assert gone["changed"] and not drop.exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    ({"containerd_version": "9.0.0"}, "containerd 9.0.0 is not supported"),
+    ({"containerd_version": "1.6.20", "manage_imports": False}, "set manage_imports=true"),
+])
+def test_nvidia_containerd_config_errors(tmp_path, args, needle):
+    res = run_module("nvidia_containerd_config", tmp_path, dict(args, config_path=str(tmp_path / "c.toml"),
+                                                                 drop_in_path=str(tmp_path / "d" / "n.toml")))
+    assert res["failed"] and needle in res["msg"] and not (tmp_path / "d").exists()
