@@ -39,12 +39,15 @@ MOE_WORKSPACE_SHARE = 0.6  # share of the fused-MoE caches (T x topk x (max(2I, 
 NON_TORCH_TP1 = 0.25 * GIB  # cuBLAS/cuDNN workspaces, Triton/FlashInfer (0.24-0.27 GiB measured, 0.13 before 0.18)
 NON_TORCH_TP1_OLD = 0.13 * GIB
 NON_TORCH_TP_NVLINK = 2.10 * GIB  # TP >= 2 on NVLink GPUs: NCCL + custom all-reduce buffers (2.06-2.21 measured)
-NON_TORCH_TP_PCIE = 0.50 * GIB  # TP >= 2 without P2P: custom all-reduce is disabled (estimate, not measured)
+NON_TORCH_TP_PCIE = 1.90 * GIB  # TP >= 2 without NVLink: one 0.3x log shows non-torch 0.63 -> 2.51 GiB at TP=4
 NON_TORCH_PP = 0.07 * GIB  # PP-only ranks (measured 0.07)
 NON_TORCH_V0 = 0.30 * GIB
-CUDAGRAPH_BASE = 0.20 * GIB  # profile_cudagraph_memory(): shared pool + per-graph extrapolation
-CUDAGRAPH_PER_51 = 0.30 * GIB
-CUDAGRAPH_PER_LAYER_51 = 0.011 * GIB
+# profile_cudagraph_memory() ("Estimated CUDA graph memory: X GiB total"), subtracted from 0.21 on:
+# shared pool + per-graph extrapolation. Fitted on 0.21-0.27 logs (0.17-0.62 GiB; 0.41 GiB for
+# Qwen3-8B with 51 piecewise + FULL decode graphs), smaller than the 0.19 estimator (0.5-1.8 GiB).
+CUDAGRAPH_BASE = 0.15 * GIB
+CUDAGRAPH_PER_51 = 0.12 * GIB
+CUDAGRAPH_PER_LAYER_51 = 0.0045 * GIB
 _NVLINK = ("H100-80GB", "H200", "H20", "GH200", "B200", "A100-80GB", "A100-40GB", "H100-NVL")
 
 

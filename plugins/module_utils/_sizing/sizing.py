@@ -48,7 +48,7 @@ def load_arch(model_path: str | None = None, model_config: dict[str, Any] | None
     return arch_mod.normalize_config(model_config), None
 
 
-def _apply_quantization(arch, quantization: str | None):
+def apply_quantization(arch, quantization: str | None):
     if not quantization:
         return arch
     wanted = dtypes.quant_method(quantization)
@@ -109,7 +109,7 @@ def size_model(
 
     arch, ckpt = load_arch(model_path, model_config)
     ckpt = checkpoint_bytes or ckpt
-    arch = _apply_quantization(arch, quantization)
+    arch = apply_quantization(arch, quantization)
     gpu = gpus.lookup(gpu_model, gpu_memory_gib)
 
     model_dtype = dtype if dtype not in (None, "", "auto") else arch.torch_dtype
@@ -133,8 +133,17 @@ def size_model(
             "derived_max_model_len will cause a CUDA array out-of-bounds error." % (mml, arch.max_len_key, derived)
         )
 
-    par = parallel.validate(arch, tp, pp, max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
-    reasons.extend(par["reasons"])
+    if max_num_seqs and max_num_batched_tokens and max_num_batched_tokens < max_num_seqs:
+        raise LlmopsError(
+            "max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d); raise "
+            "max_num_batched_tokens to at least %d or lower max_num_seqs" % (max_num_batched_tokens, max_num_seqs, max_num_seqs)
+        )
+    par = parallel.validate(arch, tp, pp)
+    if par["reasons"]:
+        raise LlmopsError(
+            "tensor_parallel_size=%d, pipeline_parallel_size=%d cannot start this model: %s Valid "
+            "tensor_parallel_size values: %s" % (tp, pp, " ".join(par["reasons"]), par["valid_tensor_parallel_sizes"])
+        )
 
     default_tokens, default_seqs = rel.batch_defaults(gpu.large_defaults, mml)
     seqs = max_num_seqs or default_seqs
