@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Derive NVIDIA GPU Operator Helm values from what the nodes really have.
 
 The decisions that make a host driver and the operator stop fighting live here, not in Jinja:
