@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure sizing core: will a model fit on a GPU, and how many KV-cache tokens will vLLM get.
 
 Layers (each knows only the ones before it):

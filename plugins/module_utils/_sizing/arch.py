@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Normalise a Hugging Face config.json into one frozen ModelArch record.
 
 Follows the alias handling of vLLM's ``model_arch_config_convertor.py`` /
@@ -240,7 +240,8 @@ def _vision_params(cfg: dict[str, Any]) -> int:
     inter = int(vc.get("intermediate_size") or (hidden * 4 if hidden else 0))
     if not hidden or not layers:
         return 0
-    per_layer = 4 * hidden * hidden + 2 * hidden * inter + 4 * hidden
+    gated = str(vc.get("hidden_act") or "").lower() in ("silu", "swiglu")  # Qwen2.5-VL: SwiGLU blocks
+    per_layer = 4 * hidden * hidden + (3 if gated else 2) * hidden * inter + 4 * hidden
     patch = int(vc.get("patch_size") or 14)
     chans = int(vc.get("num_channels") or vc.get("in_chans") or 3)
     temporal = int(vc.get("temporal_patch_size") or 1)
@@ -291,6 +292,8 @@ def normalize_config(cfg: dict[str, Any]) -> ModelArch:
 
     kv_lora = int(text.get("kv_lora_rank") or 0)
     v_head = int(text.get("v_head_dim") or head_dim)
+    if kv_lora:
+        head_dim = kv_lora + int(text.get("qk_rope_head_dim") or 0)  # vLLM get_head_size() for MLA
     if kv_lora:
         notes.append("MLA: one latent KV head of kv_lora_rank + qk_rope_head_dim, not split by TP")
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """GPU catalog and GPU Feature Discovery (GFD) label mapping.
 
 ``total_gib`` is what vLLM sees: ``torch.cuda.mem_get_info()[1]`` (the total capacity PyTorch

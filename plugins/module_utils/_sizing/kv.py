@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """KV-cache specs, one class per attention kind, as in vLLM ``v1/kv_cache_interface.py``,
 and the block arithmetic of ``v1/core/kv_cache_utils.py``:
 

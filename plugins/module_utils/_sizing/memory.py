@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The KV-cache budget of one GPU, in bytes, the way the chosen vLLM release computes it.
 
 V1 (``gpu_worker.determine_available_memory``)::
@@ -35,7 +35,7 @@ SAMPLER_COPIES_V0 = 8.5
 SAMPLER_SLACK = 0.04 * GIB
 ACTIVATION_BASE = 0.14 * GIB  # attention metadata, persistent buffers, allocator rounding
 MULTIMODAL_EXTRA = 0.28 * GIB
-MOE_WORKSPACE_SHARE = 0.6  # share of the fused-MoE caches (T x topk x (max(2I, H) + I)) still live at the peak
+MOE_WORKSPACE_SHARE = 1.0  # the fused-MoE caches (T x topk x (max(2I, H) + I)) stay allocated at the peak
 NON_TORCH_TP1 = 0.25 * GIB  # cuBLAS/cuDNN workspaces, Triton/FlashInfer (0.24-0.27 GiB measured, 0.13 before 0.18)
 NON_TORCH_TP1_OLD = 0.13 * GIB
 NON_TORCH_TP_NVLINK = 2.10 * GIB  # TP >= 2 on NVLink GPUs: NCCL + custom all-reduce buffers (2.06-2.21 measured)

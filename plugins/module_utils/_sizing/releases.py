@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What each vLLM release does when it sizes the KV cache, and its defaults.
 
 Read from vLLM's source (see docs/sizing.md for the file/function behind every row):

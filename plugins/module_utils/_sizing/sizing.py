@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The sizing entry point shared by the vllm_sizing module, the filters and the benchmark."""
 
 from __future__ import annotations
@@ -177,15 +177,17 @@ def size_model(
         mml = fitted if fitted > 0 else derived
 
     fits_memory = True
-    if stage.bytes > total * util and stage.bytes > total:
+    heaviest = max(s.bytes for s in stages)
+    if heaviest > total:
         reasons.append(
             "Model weights need %.2f GiB per GPU but the GPU has %.2f GiB: loading fails with "
-            "torch.OutOfMemoryError: CUDA out of memory." % (_gib(stage.bytes), gpu.total_gib)
+            "torch.OutOfMemoryError: CUDA out of memory. Spread the model over more GPUs (tensor_parallel_size) "
+            "or use a quantized checkpoint." % (_gib(heaviest), gpu.total_gib)
         )
         fits_memory = False
     needed = 0
     for _, lay, bud_s, _ in per_stage:
-        if not lay.groups:
+        if not lay.groups or not fits_memory:
             continue
         if bud_s.available <= 0:
             if rel.engine == "v0":

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Weight bytes per GPU, the way vLLM shards them.
 
 Tensor parallel splits attention heads, MLP/expert intermediate dims and the (64-padded) vocab;
@@ -107,7 +107,8 @@ def arch_weight_bytes(arch: ModelArch, tp: int, pp: int, dtype_bytes: int) -> li
     """Weight bytes of each pipeline stage on one TP rank, from the architecture alone."""
     padded_vocab = _cdiv(arch.vocab_size, VOCAB_PADDING) * VOCAB_PADDING
     embed = padded_vocab / float(tp) * arch.hidden_size * dtype_bytes
-    rope = arch.derived_max_model_len * arch.head_dim * dtype_bytes  # cos/sin cache buffer
+    rope_dim = arch.qk_rope_head_dim if arch.is_mla else arch.head_dim
+    rope = arch.derived_max_model_len * rope_dim * dtype_bytes  # cos/sin cache buffer
     stages = []
     parts = pp_partition(arch.num_layers, pp)
     for index, (start, count) in enumerate(parts):

@@ -1,0 +1,102 @@
+"""The per-release budget terms: what each vLLM release subtracts from total x utilization."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import load
+
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import GIB, memory, releases
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import normalize_config
+
+
+def act(name, version, tokens=8192, seqs=1024, tp=1, last=True):
+    return memory.activation_bytes(normalize_config(load(name)), tp, 2, tokens, seqs, releases.release(version), last) / GIB
+
+
+def test_capture_sizes():
+    # [1, 2, 4] + 8..248 step 8 (31) + 256..512 step 16 (17) = 51 sizes up to 512
+    assert memory.capture_sizes(1024) == 51 and memory.capture_sizes(256) == 51
+    # max_cudagraph_capture_size = min(2 x max_num_seqs, 512): 16 seqs -> sizes <= 32 -> 1, 2, 4, 8, 16, 24, 32
+    assert memory.capture_sizes(16) == 7
+
+
+@pytest.mark.parametrize(
+    "name,measured",
+    [
+        # "torch peak memory increase" of vLLM 0.19.0 on H100 (8192 batched tokens, 1024 seqs)
+        ("meta-llama--Llama-3.1-8B-Instruct", 1.89),
+        ("Qwen--Qwen2.5-7B-Instruct", 2.21),
+        ("codellama--CodeLlama-7b-hf", 0.77),
+        ("google--gemma-2-27b-it", 3.66),
+        ("Qwen--Qwen3-30B-A3B", 2.68),
+        ("microsoft--phi-4", 1.52),
+    ],
+)
+def test_activation_matches_measured_019(name, measured):
+    assert act(name, "0.19.0") == pytest.approx(measured, abs=0.25)
+
+
+def test_activation_release_differences():
+    # 0.15/0.16 measured 5.64 GiB for Qwen3-14B, 0.17+ 2.23 GiB (the dummy sampler run shrank)
+    assert act("Qwen--Qwen3-14B", "0.16.0") == pytest.approx(5.64, abs=0.2)
+    assert act("Qwen--Qwen3-14B", "0.17.0") == pytest.approx(2.23, abs=0.2)
+    # only the last pipeline stage samples: rank 0 of PP=2 measured 1.10 GiB
+    assert act("meta-llama--Llama-3.1-8B-Instruct", "0.19.0", last=False) == pytest.approx(1.10, abs=0.25)
+
+
+def test_non_torch_by_release_and_parallelism():
+    new, old, v0 = releases.release("0.33.0"), releases.release("0.16.0"), releases.release("0.6.6")
+    assert memory.non_torch_bytes(new, 1, 1) / GIB == pytest.approx(0.25)
+    assert memory.non_torch_bytes(old, 1, 1) / GIB == pytest.approx(0.13)
+    assert memory.non_torch_bytes(new, 2, 1, "H100-80GB") / GIB == pytest.approx(2.10)  # measured 2.06-2.21
+    assert memory.non_torch_bytes(new, 1, 2) / GIB == pytest.approx(0.07)
+    assert memory.non_torch_bytes(v0, 1, 1) / GIB == pytest.approx(0.30)
+
+
+def test_cudagraph_estimate_only_from_021():
+    assert memory.cudagraph_bytes(releases.release("0.20.2"), 32, 1024, False) == 0
+    assert memory.cudagraph_bytes(releases.release("0.21.0"), 32, 1024, False) > 0
+    assert memory.cudagraph_bytes(releases.release("0.33.0"), 32, 1024, True) == 0  # enforce_eager
+    # 0.15 + (0.12 + 0.0045 x 36) = 0.43 GiB for Qwen3-8B (0.24 logs: ~0.41)
+    assert memory.cudagraph_bytes(releases.release("0.24.0"), 36, 256, False) / GIB == pytest.approx(0.432, abs=0.01)
+
+
+def test_budget_subtracts_every_term():
+    bud = memory.budget(100 * GIB, 0.9, 20 * GIB, 2 * GIB, GIB, GIB // 2)
+    assert bud.requested == 90 * GIB and bud.available == int(66.5 * GIB)
+
+
+@pytest.mark.parametrize(
+    "version,engine,nccl,graphs,defaults_large,defaults_small",
+    [
+        ("0.6.6", "v0", True, False, (8192, 256), (8192, 256)),
+        ("0.8.5", "v1", True, False, (8192, 256), (8192, 256)),
+        ("0.10.1", "v1", True, False, (8192, 1024), (2048, 256)),
+        ("0.19.0", "v1", False, False, (8192, 1024), (2048, 256)),
+        ("v0.21.0", "v1", False, True, (8192, 1024), (2048, 256)),
+        ("0.33.0", "v1", False, True, (8192, 1024), (2048, 256)),
+    ],
+)
+def test_release_table(version, engine, nccl, graphs, defaults_large, defaults_small):
+    rel = releases.release(version)
+    assert (rel.engine, rel.nccl_in_budget, rel.cudagraph_in_budget) == (engine, nccl, graphs)
+    assert rel.batch_defaults(True, 8192) == defaults_large
+    assert rel.batch_defaults(False, 8192) == defaults_small
+    assert rel.gpu_memory_utilization == 0.9 and rel.block_size == 16
+
+
+def test_v0_profiles_the_whole_context_without_chunked_prefill():
+    rel = releases.release("0.6.4")
+    assert rel.batch_defaults(False, 20000) == (20000, 256)
+    assert rel.batch_defaults(False, 65536) == (2048, 256)  # chunked prefill above 32K
+
+
+@pytest.mark.parametrize("bad", ["latest", "", "0.4.0", "x.y"])
+def test_bad_versions(bad):
+    with pytest.raises(LlmopsError, match="vllm_version"):
+        releases.release(bad) if bad else releases.parse_version(bad)
+
+
+def test_default_release():
+    assert releases.release(None).version == "0.33.0"
