@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from ansible.errors import AnsibleError
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
 
 from ansible_collections.llmops.vllm_serving.plugins.filter.sizing import FilterModule
 
@@ -47,13 +47,13 @@ def test_errors_become_filter_errors():
         FILTERS["gpu_catalog_name"]("TPU")
 
 
-def test_through_templar():
-    template = "{{ label | llmops.vllm_serving.gpu_catalog_name }}"
-    try:  # ansible-core >= 2.19 only renders strings marked as trusted templates
-        from ansible.template import trust_as_template
-
-        template = trust_as_template(template)
-    except ImportError:
-        pass
-    templar = Templar(loader=DataLoader(), variables={"label": "NVIDIA-H100-80GB-HBM3"})
-    assert templar.template(template) == "H100-80GB"
+def test_through_ansible():
+    """The filter as a playbook sees it: FQCN lookup through the collection path of ansible.cfg."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.debug",
+         "-e", "ansible_python_interpreter=" + sys.executable,
+         "-a", "msg={{ 'NVIDIA-H100-80GB-HBM3' | llmops.vllm_serving.gpu_catalog_name }}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"msg": "H100-80GB"' in proc.stdout
