@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Transactional model store: timestamped hard-link releases, atomic ``current`` switch.
 
 Standard library only (runs on managed nodes, Python 3.8+). Layout::

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filesystem primitives: atomic writes, hard-link trees, symlink switch, errors a user can act on."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import stat
 from .._errors import LlmopsError
 
 CHUNK = 4 * 1024 * 1024
-_ZEROS = bytes(CHUNK)
 PART_MARK = ".llmops-part-"
 
 
@@ -86,14 +85,15 @@ def write_stream(reader, dest, expected_size=None):
     except OSError as err:
         raise describe_oserror(err, "creating", tmp) from err
     try:
+        read = getattr(reader, "read1", None) or reader.read  # read1: write as bytes arrive (HTTP)
         try:
             while True:
-                chunk = reader.read(CHUNK)
+                chunk = read(CHUNK)
                 if not chunk:
                     break
                 digest.update(chunk)
                 size += len(chunk)
-                if len(chunk) == CHUNK and chunk == _ZEROS:
+                if len(chunk) >= 65536 and chunk.count(0) == len(chunk):
                     os.lseek(fd, len(chunk), os.SEEK_CUR)
                     continue
                 view = memoryview(chunk)

