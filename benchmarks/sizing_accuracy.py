@@ -124,10 +124,14 @@ def run_planner(python, rows):
     payload = []
     for row in rows:
         case = row["case"]
+        rep = case.get("reported") or {}
         payload.append({
             "id": case["id"],
             "model_dir": os.path.join(CONFIGS, case["model"]),
+            "gpu_label": case.get("gpu_model") or "",
+            "gpu_name": row["result"].get("gpu_model") or "",
             "gpu_gib": row["result"].get("gpu_total_gib") or case.get("gpu_memory_gib"),
+            "weights_gib": rep.get("weights_gib") or row["result"].get("weights_gib") or 0.0,
             "tp": case.get("tensor_parallel_size", 1),
             "pp": case.get("pipeline_parallel_size", 1),
             "util": case.get("gpu_memory_utilization") or 0.9,
@@ -156,6 +160,8 @@ def main(argv=None):
     print(head)
     print("-" * len(head))
     planner_errors = []
+    planner_gib_errors = []
+    ours_gib_errors = []
     for row in rows:
         case, res = row["case"], row["result"]
         rep = case.get("reported") or {}
@@ -163,10 +169,15 @@ def main(argv=None):
         reported = rep.get("kv_cache_tokens") if unit == "tokens" else rep.get("kv_cache_gib")
         ours = res.get("kv_cache_tokens") if unit == "tokens" else res.get("kv_cache_gib")
         line = "%-34s %-10s %-8s %3s %5s %8s %10s %10s %8s" % (
-            case["id"][:34], (res.get("gpu_model") or str(case.get("gpu_memory_gib")))[:10], case.get("vllm_version"),
+            case["id"][:34], (res.get("gpu_model") or case.get("gpu_model") or str(case.get("gpu_memory_gib")))[:10], case.get("vllm_version"),
             case.get("tensor_parallel_size", 1), case.get("gpu_memory_utilization"), unit,
             "-" if reported is None else reported, "-" if ours is None else ours,
             "-" if row["error_pct"] is None else "%+.1f" % row["error_pct"])
+        if rep.get("kv_cache_gib") and rep["kv_cache_gib"] > 0 and res.get("kv_cache_gib") is not None:
+            ours_gib_errors.append(abs(res["kv_cache_gib"] - rep["kv_cache_gib"]) * 100.0 / rep["kv_cache_gib"])
+            pg = planner.get(case["id"], {}).get("kv_cache_gib") if planner else None
+            if pg is not None:
+                planner_gib_errors.append(abs(pg - rep["kv_cache_gib"]) * 100.0 / rep["kv_cache_gib"])
         if planner:
             pv = planner.get(case["id"], {})
             pred = pv.get("kv_cache_tokens") if unit == "tokens" else pv.get("kv_cache_gib")
@@ -193,6 +204,10 @@ def main(argv=None):
         if summ["median_abs_error_pct"]:
             print("ratio of median errors (llm-d-planner / ours): %.1fx" % (
                 statistics.median(planner_errors) / summ["median_abs_error_pct"]))
+    if planner_gib_errors:
+        print("per-GPU 'Available KV cache memory' GiB, %d cases: ours median %.2f%% / max %.2f%%; llm-d-planner median "
+              "%.2f%% / max %.2f%%" % (len(planner_gib_errors), statistics.median(ours_gib_errors), max(ours_gib_errors),
+                                       statistics.median(planner_gib_errors), max(planner_gib_errors)))
     if args.json:
         print(json.dumps(summ))
     return 0
