@@ -208,6 +208,10 @@ def main(argv=None):
         print("per-GPU 'Available KV cache memory' GiB, %d cases: ours median %.2f%% / max %.2f%%; llm-d-planner median "
               "%.2f%% / max %.2f%%" % (len(planner_gib_errors), statistics.median(ours_gib_errors), max(ours_gib_errors),
                                        statistics.median(planner_gib_errors), max(planner_gib_errors)))
+    for label in ("fit", "held_out"):
+        errs = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None and r["case"].get("calibration") == label]
+        if errs:
+            print("  %-8s cases: %2d, median |error| %.2f%%, max %.2f%%" % (label, len(errs), statistics.median(errs), max(errs)))
     if args.json:
         print(json.dumps(summ))
     return 0
