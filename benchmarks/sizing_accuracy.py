@@ -182,7 +182,7 @@ def main(argv=None):
             pv = planner.get(case["id"], {})
             pred = pv.get("kv_cache_tokens") if unit == "tokens" else pv.get("kv_cache_gib")
             perr = None
-            if pred is not None and reported:
+            if pred is not None and reported and reported > 0:
                 perr = (pred - reported) * 100.0 / reported
                 planner_errors.append(abs(perr))
             line += " %10s %8s" % ("-" if pred is None else (int(pred) if unit == "tokens" else round(pred, 2)),
