@@ -14,6 +14,9 @@ Read from vLLM's source (see docs/sizing.md for the file/function behind every r
   before the distributed init, so NCCL / custom all-reduce buffers count (TP >= 2).
 * >= 0.11: the snapshot is taken after NCCL is initialised (``init_device``), so NCCL buffers no
   longer come out of the budget.
+* >= 0.20 (0.24 confirmed, 0.19 still old): the printed "GPU KV cache size" is
+  ``int(max_concurrency * max_model_len)`` instead of ``num_blocks // len(groups) * block_size``
+  (identical for one full-attention group, larger for sliding-window / hybrid models).
 * >= 0.21: ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to 1: the CUDA-graph estimate
   from ``profile_cudagraph_memory`` is subtracted too ("default since v0.21.0" in the 0.27 log).
 """
@@ -36,6 +39,7 @@ class Release:
     engine: str  # "v0" or "v1"
     nccl_in_budget: bool
     cudagraph_in_budget: bool
+    tokens_from_concurrency: bool = False  # "GPU KV cache size" = int(max_concurrency x max_model_len)
     block_size: int = 16
     gpu_memory_utilization: float = 0.9
 
@@ -74,4 +78,5 @@ def release(version=None) -> Release:
         "v1",
         nccl_in_budget=key < (0, 11, 0),
         cudagraph_in_budget=key >= (0, 21, 0),
+        tokens_from_concurrency=key >= (0, 20, 0),
     )

@@ -223,8 +223,13 @@ def size_model(
             )
             fits_memory = False
 
-    tokens = layout.tokens(min_blocks) if available > 0 else 0
     concurrency = layout.max_concurrency(min_blocks, mml, batched) if available > 0 else 0.0
+    if available <= 0:
+        tokens = 0
+    elif rel.tokens_from_concurrency:
+        tokens = int(concurrency * mml)
+    else:
+        tokens = layout.tokens(min_blocks)
     result: dict[str, Any] = {
         "vllm_version": rel.version,
         "engine": rel.engine,

@@ -154,3 +154,18 @@ def test_quantization_mismatch_is_vllms_error():
     # marlin kernels read the same checkpoint
     assert size_model(model_config=load("Qwen--Qwen2.5-32B-Instruct-AWQ"), gpu_model="L40S", quantization="awq_marlin",
                       max_model_len=8192)["fits"]
+
+
+def test_printed_token_count_by_release():
+    """0.19 printed num_blocks // groups x block; 0.20+ prints int(max_concurrency x max_model_len)."""
+    gemma = load("google--gemma-3-27b-it")
+    old = size_model(model_config=gemma, gpu_model="H100-80GB", max_model_len=8192, gpu_memory_utilization=0.95,
+                     vllm_version="0.19.0")
+    new = size_model(model_config=gemma, gpu_model="H100-80GB", max_model_len=8192, gpu_memory_utilization=0.95,
+                     vllm_version="0.24.0")
+    # 7 groups of 10 layers: old = blocks // 7 x 16; per request 512 full + 6 x 513 sliding blocks = 3590
+    assert old["kv_cache_tokens"] == old["num_gpu_blocks"] // 7 * 16
+    assert new["kv_cache_tokens"] == int(new["num_gpu_blocks"] / 3590 * 8192)
+    # one full-attention group: both formulas give num_blocks x 16 when max_model_len is a multiple of 16
+    dense = llama(gpu_model="H100-80GB", max_model_len=8192, vllm_version="0.24.0")
+    assert dense["kv_cache_tokens"] == dense["num_gpu_blocks"] * 16
