@@ -474,7 +474,7 @@ def main():
         module.fail_json(msg="keep={} must be 0 (keep all) or a positive number of releases".format(p["keep"]))
     try:
         store = ModelStore(p["root"], p["name"])
-        if not os.path.isdir(p["root"]):
+        if not os.path.isdir(p["root"]) and not module.check_mode:
             raise LlmopsError(
                 "root={!r} does not exist on the target; create it first (the model_store role does, with the owner and mode for the serving user)".format(
                     p["root"]
