@@ -90,7 +90,9 @@ cmd_up() {
   local t0=$SECONDS
   [[ -x $BIN/kube-apiserver && -x $BIN/kwok && -x $BIN/kubectl ]] || "$ROOT/hack/testbed.sh" build
   [[ -x $PY ]] || "$ROOT/hack/venv.sh"
-  if healthy && running kwok; then log "already up: export KUBECONFIG=$KUBECONFIG_OUT"; echo "$KUBECONFIG_OUT"; return; fi
+  local c all=1
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do running "$c" || all=0; done
+  if ((all)) && healthy; then log "already up: export KUBECONFIG=$KUBECONFIG_OUT"; echo "$KUBECONFIG_OUT"; return; fi
   mkdir -p "$BED"
   make_pki
   write_kubeconfig admin "$KUBECONFIG_OUT"
@@ -118,7 +120,7 @@ cmd_up() {
   log "starting kube-controller-manager and kube-scheduler"
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$BED/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$BED/controller-manager.kubeconfig" --authorization-kubeconfig "$BED/controller-manager.kubeconfig" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port $((PORT + 2)) \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port $((PORT + 2)) --use-service-account-credentials=true \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
     --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
     --controllers '*,-node-ipam-controller' --node-monitor-grace-period 60s --profiling=false --v=1

@@ -61,6 +61,9 @@ def render(spec, driver="570.172.08", cuda="12.8"):
                     "capacity": capacity,
                     "allocatable": dict(capacity),
                     "nodeInfo": {
+                        "machineID": name,
+                        "systemUUID": name,
+                        "bootID": name,
                         "architecture": "amd64",
                         "operatingSystem": "linux",
                         "kubeletVersion": "fake",
