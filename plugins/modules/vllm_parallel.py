@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,7 +20,7 @@ description:
     requests; TP within one node, TP x PP across nodes; no multi-GPU world on MIG slices.
   - Read-only; never changes anything.
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 extends_documentation_fragment:
   - llmops.vllm_serving._attributes
   - llmops.vllm_serving._attributes.INFO_MODULE
@@ -133,7 +133,7 @@ def main():
             mig=dict(type="bool", default=False),
             quantization=dict(type="str"),
             max_num_seqs=dict(type="int"),
-            max_num_batched_tokens=dict(type="int"),
+            max_num_batched_tokens=dict(type="int", no_log=False),
         ),
         mutually_exclusive=[("model_path", "model_config")],
         required_one_of=[("model_path", "model_config")],
@@ -141,7 +141,7 @@ def main():
     )
     params = module.params
     try:
-        arch, _ = load_arch(params["model_path"], params["model_config"])
+        arch = load_arch(params["model_path"], params["model_config"])[0]
         arch = apply_quantization(arch, params["quantization"])
         result = parallel.validate(
             arch,

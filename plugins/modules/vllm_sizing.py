@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,7 +22,7 @@ description:
   - Read-only; never changes anything. The method and its measured accuracy on real startup logs
     are in C(docs/sizing.md) of the collection.
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 extends_documentation_fragment:
   - llmops.vllm_serving._attributes
   - llmops.vllm_serving._attributes.INFO_MODULE
@@ -231,7 +231,7 @@ def main():
             gpu_memory_utilization=dict(type="float"),
             max_model_len=dict(type="int"),
             max_num_seqs=dict(type="int"),
-            max_num_batched_tokens=dict(type="int"),
+            max_num_batched_tokens=dict(type="int", no_log=False),
             kv_cache_dtype=dict(type="str", choices=["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2",
                                                      "fp8_inc", "fp8_ds_mla"]),
             quantization=dict(type="str"),

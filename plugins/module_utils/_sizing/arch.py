@@ -227,8 +227,8 @@ def _layer_types(cfg: dict[str, Any], text: dict[str, Any], num_layers: int) -> 
         max_window = text.get("max_window_layers")
         if model_type.startswith("qwen2") and isinstance(max_window, int) and max_window < num_layers:
             return tuple(FULL if i < max_window else SLIDING for i in range(num_layers)), sliding, 0
-        return tuple(SLIDING for _ in range(num_layers)), sliding, 0
-    return tuple(FULL for _ in range(num_layers)), 0, 0
+        return (SLIDING,) * num_layers, sliding, 0
+    return (FULL,) * num_layers, 0, 0
 
 
 def _vision_params(cfg: dict[str, Any]) -> int:

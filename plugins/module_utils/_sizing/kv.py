@@ -182,7 +182,7 @@ def build_layout(specs: Sequence[FullAttentionSpec], block_size: int) -> KVLayou
     groups: list[KVGroup] = []
     for spec, count in by_spec.items():
         full, rest = divmod(count, group_size)
-        groups.extend(KVGroup(spec, group_size) for _ in range(full))
+        groups.extend([KVGroup(spec, group_size)] * full)
         if rest:
             groups.append(KVGroup(spec, rest))
     return KVLayout(tuple(groups), group_size, block_size)

@@ -150,7 +150,7 @@ def validate(arch: ModelArch, tensor_parallel_size: int = 1, pipeline_parallel_s
         )
     if capacity and world > capacity:
         reasons.append(
-            "tensor_parallel_size x pipeline_parallel_size = %d GPUs, but %d node(s) x %d GPUs = %d are available."
+            "tensor_parallel_size x pipeline_parallel_size = %s GPUs, but %s node(s) x %s GPUs = %s are available."
             % (world, nodes, gpus_per_node, capacity)
         )
     if gpu_request:

@@ -13,6 +13,7 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import dtypes, gpus, kv, memory, parallel, releases, weights
 
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128)
+CUDA_CONTEXT = int(0.51 * GIB)  # measured on an H200: free 139.29 of 139.80 GiB right after cuCtxCreate
 DOCS = "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details."
 # vLLM's quantization names that are the same checkpoint format with another kernel.
 _EQUIVALENT = {"awq_marlin": "awq", "gptq_marlin": "gptq", "fbgemm_fp8": "fp8"}
@@ -173,7 +174,7 @@ def size_model(
 
     available = bud.available
     if auto_fit and available > 0:
-        fitted = min(layout.estimate_max_model_len(b.available, derived, batched) for _, _, b, _ in per_stage)
+        fitted = min(layout.estimate_max_model_len(entry[2].available, derived, batched) for entry in per_stage)
         mml = fitted if fitted > 0 else derived
 
     fits_memory = True
@@ -186,7 +187,8 @@ def size_model(
         )
         fits_memory = False
     needed = 0
-    for _, lay, bud_s, _ in per_stage:
+    for entry in per_stage:
+        lay, bud_s = entry[1], entry[2]
         if not lay.groups or not fits_memory:
             continue
         if bud_s.available <= 0:
@@ -223,6 +225,15 @@ def size_model(
             )
             fits_memory = False
 
+    notes = list(arch.notes)
+    headroom = total * (1 - util) - CUDA_CONTEXT - (0 if rel.cudagraph_in_budget else memory.cudagraph_bytes(
+        releases.release("0.21.0"), stage.num_layers, seqs, enforce_eager))
+    if headroom < 0.5 * GIB:
+        notes.append(
+            "gpu_memory_utilization=%s leaves %.2f GiB outside vLLM's budget for the CUDA context, CUDA graphs "
+            "and the sampler warm-up; vLLM can run out of memory after sizing the KV cache (lower "
+            "gpu_memory_utilization by 0.02-0.05 if it does)" % (util, max(headroom, 0) / float(GIB))
+        )
     concurrency = layout.max_concurrency(min_blocks, mml, batched) if available > 0 else 0.0
     if available <= 0:
         tokens = 0
@@ -262,7 +273,7 @@ def size_model(
         "kv_needed_gib_for_max_model_len": _gib(needed),
         "fits": fits_memory and not reasons,
         "reasons": reasons,
-        "notes": list(arch.notes),
+        "notes": notes,
     }
     if _recommend:
         result["recommendations"] = recommend(result, arch, layout, available, rel, gpu, dict(
