@@ -41,13 +41,27 @@ def _merge(base, override):
     return out
 
 
-def summarize_nodes(node_facts):
-    """Reduce per-host gpu_facts summaries to what the operator values depend on.
+def node_view(facts):
+    """One node's operator-relevant facts, from either form a caller has.
 
-    ``node_facts`` is a list of gpu_facts ``summary`` dicts (keys used: ``driver_loaded``,
-    ``driver_version``, ``toolkit_installed``, ``mig_enabled``). Missing keys count as unknown.
+    * the full ``ansible_facts.llmops_gpu`` dict that ``gpu_facts`` returns (``driver.loaded``,
+      ``driver.version``, ``runtimes.nvidia_ctk.present``, ``summary.mig_enabled``), or
+    * a flat dict with ``driver_loaded``, ``driver_version``, ``toolkit_installed``, ``mig_enabled``.
     """
-    nodes = list(node_facts or [])
+    if isinstance(facts.get("driver"), dict):
+        ctk = (facts.get("runtimes") or {}).get("nvidia_ctk") or {}
+        return {
+            "driver_loaded": bool(facts["driver"].get("loaded")),
+            "driver_version": facts["driver"].get("version"),
+            "toolkit_installed": bool(ctk.get("present")),
+            "mig_enabled": bool((facts.get("summary") or {}).get("mig_enabled")),
+        }
+    return facts
+
+
+def summarize_nodes(node_facts):
+    """Reduce per-node facts (see ``node_view``) to what the operator values depend on."""
+    nodes = [node_view(n) for n in (node_facts or [])]
     loaded = [bool(n.get("driver_loaded")) for n in nodes]
     return {
         "nodes": len(nodes),

@@ -70,3 +70,17 @@ def test_mig_and_time_slicing():
     assert values["devicePlugin"]["config"] == {"name": "llmops-time-slicing", "default": "any"}
     cfg = time_slicing_config(4)
     assert cfg["sharing"]["timeSlicing"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]
+
+
+def test_full_gpu_facts_form_is_understood():
+    """The dict gpu_facts puts in ansible_facts.llmops_gpu works as well as the flat form."""
+    full = {
+        "driver": {"loaded": True, "version": "580.159.04"},
+        "runtimes": {"nvidia_ctk": {"present": True, "version": "1.18.0"}},
+        "summary": {"mig_enabled": False},
+    }
+    values, decisions = operator_values([full, full])
+    assert values["driver"]["enabled"] is False and values["toolkit"]["enabled"] is False
+    assert "580.159.04" in decisions[0]
+    no_ctk = dict(full, runtimes={"nvidia_ctk": {"present": False}})
+    assert operator_values([no_ctk])[0]["toolkit"]["enabled"] is True
