@@ -290,6 +290,12 @@ def normalize_config(cfg: dict[str, Any]) -> ModelArch:
     if experts and text.get("mlp_only_layers"):
         dense = len(text["mlp_only_layers"])
 
+    if LINEAR in layer_types:
+        notes.append(
+            "%d of %d layers are linear-attention/Mamba layers: their constant per-sequence state and vLLM's "
+            "page-size unification are not modelled, so KV tokens are a rough estimate for this model"
+            % (layer_types.count(LINEAR), num_layers)
+        )
     kv_lora = int(text.get("kv_lora_rank") or 0)
     v_head = int(text.get("v_head_dim") or head_dim)
     if kv_lora:

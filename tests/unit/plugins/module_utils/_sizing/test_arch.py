@@ -106,3 +106,10 @@ def test_bad_configs_name_the_field(cfg, needle):
     with pytest.raises(LlmopsError) as err:
         normalize_config(cfg)
     assert needle in str(err.value)
+
+
+def test_linear_attention_layers_are_flagged():
+    cfg = dict(load("Qwen--Qwen3-8B"), layer_types=["linear_attention"] * 27 + ["full_attention"] * 9)
+    arch = normalize_config(cfg)
+    assert arch.attention_layers == 9
+    assert any("27 of 36 layers are linear-attention" in note for note in arch.notes)
