@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run llm-d-planner's capacity planner (PyPI llm-d-planner) on the sizing_accuracy cases.
 
 Runs inside the planner's own virtualenv (``sizing_accuracy.py --planner <python>``); reads the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Accuracy of llmops.vllm_serving's sizing core against real vLLM startup logs.
 
 Every case in tests/fixtures/vllm_logs/cases.json is a real startup (model, GPU, TP/PP,
