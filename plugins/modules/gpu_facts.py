@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -130,7 +130,8 @@ ansible_facts:
           description: Whether nvidia-smi exists and what it said when it failed (NVML's own words).
           type: dict
           returned: always
-          sample: {present: true, path: /usr/bin/nvidia-smi, rc: 255, error: "Failed to initialize NVML: Unknown Error"}
+          sample: {present: true, path: /usr/bin/nvidia-smi, rc: 9,
+                   error: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
         pci:
           description: NVIDIA PCI functions from sysfs, GPUs and NVSwitches.
           type: dict

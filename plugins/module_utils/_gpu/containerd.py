@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan the NVIDIA runtime for containerd without clobbering a config another tool manages.
 
 What containerd does with ``imports`` decides the plan:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """CUDA toolkit -> minimum Linux x86_64 driver, from NVIDIA's CUDA Toolkit Release Notes:
 
 - Table 3 "CUDA Toolkit and Corresponding Driver Versions" (the driver each toolkit release was

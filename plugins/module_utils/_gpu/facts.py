@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Assemble GPU-node facts from what the node offers, and cope with what it lacks.
 
 ``collect`` takes the two side-effecting primitives as arguments (``run(argv) -> (rc, stdout, stderr)``

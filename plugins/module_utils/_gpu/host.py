@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the kernel says about NVIDIA hardware, without lspci or lsmod: sysfs PCI scan, /proc/modules,
 /proc/driver/nvidia/version. Every reader takes a ``root`` so tests (and fixture-driven Molecule
 scenarios) can point it at a captured tree."""

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parsers for ``nvidia-smi`` output: ``-q -x`` (XML), ``--query-gpu`` CSV, ``topo -m`` and ``mig -lgip``.
 
 Formats follow the real output captured on an H200 host (tests/fixtures/h200) and NVIDIA's

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Preflight verdicts for a GPU node: pass / warn / fail / skip, each with the reason and the fix.
 
 Pure function of the facts (see facts.collect) and the expectations from the inventory; changes nothing.
@@ -83,8 +83,9 @@ def evaluate(facts, expect=None, disk=None):
     else:
         checks.append(_check("nouveau", "pass", "nouveau is not loaded"))
 
-    # 3. driver loaded and answering
-    if not has_gpu:
+    # 3. driver loaded and answering (also judged without a GPU on the bus when nvidia-smi is installed: a node
+    #    with the userland but no working driver is what a half-done install looks like)
+    if not has_gpu and not (smi["present"] and e["gpu_required"]):
         checks.append(_check("driver_loaded", "skip", "no NVIDIA GPU, no driver needed"))
     elif drv["loaded"] and smi["present"] and not smi["error"]:
         checks.append(_check("driver_loaded", "pass", "nvidia kernel module loaded; nvidia-smi reports driver %s (%s kernel module)" % (

@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils", "_gpu"))
 
-from gpu_helpers import NVML_NO_DRIVER, fake_smi, make_root  # noqa: E402
+from gpu_helpers import NVSMI_NO_DRIVER, NVSMI_NO_DRIVER_RC, fake_smi, make_root  # noqa: E402
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import containerd  # noqa: E402
 
@@ -45,9 +45,9 @@ def test_gpu_facts_h200_replay(tmp_path):
 
 def test_gpu_facts_driver_not_loaded(tmp_path):
     root = make_root(str(tmp_path / "root"), modules="", driver_version=False)
-    smi = fake_smi(str(tmp_path / "nvidia-smi"), rc=255, out=NVML_NO_DRIVER)
+    smi = fake_smi(str(tmp_path / "nvidia-smi"), rc=NVSMI_NO_DRIVER_RC, out=NVSMI_NO_DRIVER)
     f = run_module("gpu_facts", tmp_path, {"root": root, "nvidia_smi": smi})["ansible_facts"]["llmops_gpu"]
-    assert f["nvidia_smi"]["rc"] == 255 and f["nvidia_smi"]["error"] == "Failed to initialize NVML: Unknown Error"
+    assert f["nvidia_smi"]["rc"] == 9 and f["nvidia_smi"]["error"] == NVSMI_NO_DRIVER.strip()
     assert f["summary"]["count"] == 0 and f["summary"]["pci_count"] == 1 and f["driver"]["loaded"] is False
 
 

@@ -10,8 +10,12 @@ import stat
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))))
 H200 = os.path.join(ROOT, "tests", "fixtures", "h200")
 
-# nvidia-smi 535.261.03 (Debian bookworm non-free) in a container without the kernel driver prints this on stdout
-# and exits 255 (observed in molecule/gpu_node_preflight, node "nodriver").
+# nvidia-smi 535.261.03 (Debian bookworm non-free) in a podman container without the kernel driver and without
+# /dev/nvidia*: this on stdout, exit status 9 (observed here, and asserted live in molecule/gpu_node_preflight).
+NVSMI_NO_DRIVER = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+                   "NVIDIA driver is installed and running.\n\n")
+NVSMI_NO_DRIVER_RC = 9
+# NVML's own failure line, the other documented form (device nodes present but the driver unusable; exit status 255).
 NVML_NO_DRIVER = "Failed to initialize NVML: Unknown Error\n"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gpu_helpers import NVML_NO_DRIVER, h200_xml, hgx_topo, hgx_xml, make_root, read
+from gpu_helpers import NVML_NO_DRIVER, NVSMI_NO_DRIVER, NVSMI_NO_DRIVER_RC, h200_xml, hgx_topo, hgx_xml, make_root, read
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import facts, preflight
@@ -77,7 +77,7 @@ def test_no_gpu_node(tmp_path):
 
 
 def test_driver_not_loaded(tmp_path):
-    """The real Debian nvidia-smi with no kernel module: exit 255, NVML's words on stdout."""
+    """nvidia-smi with device nodes but an unusable driver: NVML's own line, exit 255 (the other documented form)."""
     node = Node(smi={"q": (255, NVML_NO_DRIVER, "")}, binaries=("nvidia-smi", "containerd"))
     f = collect(node, make_root(str(tmp_path), modules="", driver_version=False))
     assert f["nvidia_smi"] == {"present": True, "path": "/usr/bin/nvidia-smi", "rc": 255, "error": "Failed to initialize NVML: Unknown Error"}
@@ -174,3 +174,13 @@ def test_report_lists_every_check_with_fix(tmp_path):
     text = preflight.render_report("node1", r)
     assert text.startswith("GPU node preflight: node1  (pass ")
     assert text.count("\n  [") == len(r["checks"]) and text.count("fix: ") == r["counts"]["fail"] + r["counts"]["warn"]
+
+
+def test_userland_without_driver_on_a_gpu_less_machine(tmp_path):
+    """What molecule/gpu_node_preflight's 'nodriver' container is: Debian's nvidia-smi, no module, no GPU on the bus."""
+    node = Node(smi={"q": (NVSMI_NO_DRIVER_RC, NVSMI_NO_DRIVER, "")}, binaries=("nvidia-smi", "containerd"))
+    f = collect(node, make_root(str(tmp_path), gpus=(), modules="", driver_version=False))
+    assert f["nvidia_smi"]["rc"] == 9 and f["nvidia_smi"]["error"] == NVSMI_NO_DRIVER.strip()
+    v = verdicts(preflight.evaluate(f, {}))
+    assert v["nvidia_devices"] == "fail" and v["driver_loaded"] == "fail" and v["driver_cuda"] == "skip"
+    assert verdicts(preflight.evaluate(f, {"gpu_required": False}))["driver_loaded"] == "skip"
