@@ -43,11 +43,11 @@ NON_TORCH_TP_PCIE = 1.90 * GIB  # TP >= 2 without NVLink: one 0.3x log shows non
 NON_TORCH_PP = 0.07 * GIB  # PP-only ranks (measured 0.07)
 NON_TORCH_V0 = 0.30 * GIB
 # profile_cudagraph_memory() ("Estimated CUDA graph memory: X GiB total"), subtracted from 0.21 on:
-# shared pool + per-graph extrapolation. Fitted on 0.21-0.27 logs: 0.62 GiB (28 layers, 51 piecewise
-# + 35 full graphs), ~0.41 (Qwen3-8B, 0.24), 0.36 (16 graphs), 0.40 (TP=4, 0.3x); smaller than the
-# 0.19 estimator printed (0.5-1.8 GiB, not subtracted then).
-CUDAGRAPH_BASE = 0.25 * GIB
-CUDAGRAPH_PER_51 = 0.15 * GIB
+# shared pool + per-graph extrapolation. Fitted on 0.21-0.28 logs: 0.62 / 0.64 GiB (51 piecewise + 35
+# full graphs), ~0.41 (Qwen3-8B, 0.24), 0.37 (35 + 19 graphs), 0.36 (16 graphs), 0.36 (1 + 1 graph),
+# 0.22 (15 piecewise); smaller than the 0.19 estimator printed (0.5-1.8 GiB, not subtracted then).
+CUDAGRAPH_BASE = 0.30 * GIB
+CUDAGRAPH_PER_51 = 0.20 * GIB
 CUDAGRAPH_PER_LAYER_51 = 0.003 * GIB
 _NVLINK = ("H100-80GB", "H200", "H20", "GH200", "B200", "A100-80GB", "A100-40GB", "H100-NVL")
 
