@@ -93,6 +93,13 @@ class ModelArch:
     q_lora_rank: int = 0
     qk_rope_head_dim: int = 0
     qk_nope_head_dim: int = 0
+    # gated-delta-net linear attention (Qwen3-Next / Qwen3.5 / Qwen3.6 hybrids)
+    gdn_k_heads: int = 0
+    gdn_v_heads: int = 0
+    gdn_k_dim: int = 0
+    gdn_v_dim: int = 0
+    gdn_conv_kernel: int = 0
+    attn_output_gate: bool = False
     # multimodal encoder (approximate parameter count of the vision tower + projector)
     vision_params: int = 0
     quant: QuantConfig | None = None
@@ -109,6 +116,10 @@ class ModelArch:
     @property
     def is_multimodal(self) -> bool:
         return self.vision_params > 0
+
+    @property
+    def is_gdn(self) -> bool:
+        return self.gdn_v_heads > 0 and LINEAR in self.layer_types
 
     @property
     def attention_layers(self) -> int:
@@ -212,6 +223,9 @@ def _layer_types(cfg: dict[str, Any], text: dict[str, Any], num_layers: int) -> 
             else:
                 out.append(FULL)
         return tuple(out), sliding, chunk
+    interval = text.get("full_attention_interval")
+    if isinstance(interval, int) and interval > 1 and text.get("linear_num_value_heads"):
+        return tuple(FULL if (i + 1) % interval == 0 else LINEAR for i in range(num_layers)), 0, 0
     if model_type.startswith("gemma3") and sliding:
         pattern = int(text.get("sliding_window_pattern") or 6)
         return tuple(FULL if (i + 1) % pattern == 0 else SLIDING for i in range(num_layers)), sliding, 0
@@ -290,7 +304,8 @@ def normalize_config(cfg: dict[str, Any]) -> ModelArch:
     if experts and text.get("mlp_only_layers"):
         dense = len(text["mlp_only_layers"])
 
-    if LINEAR in layer_types:
+    gdn_v = int(text.get("linear_num_value_heads") or 0)
+    if LINEAR in layer_types and not gdn_v:
         notes.append(
             "%d of %d layers are linear-attention/Mamba layers: their constant per-sequence state and vLLM's "
             "page-size unification are not modelled, so KV tokens are a rough estimate for this model"
@@ -330,6 +345,12 @@ def normalize_config(cfg: dict[str, Any]) -> ModelArch:
         q_lora_rank=int(text.get("q_lora_rank") or 0),
         qk_rope_head_dim=int(text.get("qk_rope_head_dim") or 0),
         qk_nope_head_dim=int(text.get("qk_nope_head_dim") or 0),
+        gdn_k_heads=int(text.get("linear_num_key_heads") or 0),
+        gdn_v_heads=gdn_v,
+        gdn_k_dim=int(text.get("linear_key_head_dim") or 0),
+        gdn_v_dim=int(text.get("linear_value_head_dim") or 0),
+        gdn_conv_kernel=int(text.get("linear_conv_kernel_dim") or 4),
+        attn_output_gate=bool(text.get("attn_output_gate", str(text.get("model_type", "")).startswith(("qwen3_next", "qwen3_5")))),
         vision_params=_vision_params(cfg),
         quant=_quant(cfg, text),
         notes=tuple(notes),

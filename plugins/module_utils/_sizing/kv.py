@@ -80,6 +80,39 @@ class MLAAttentionSpec(FullAttentionSpec):
 
 
 @dataclass(frozen=True)
+class MambaSpec:
+    """Constant per-sequence state of a linear-attention (gated-delta-net) layer, padded to the
+    attention page (vLLM unifies the page sizes of hybrid models). With prefix caching vLLM keeps
+    ``mamba_cache_mode="align"``: two pages per request, otherwise one."""
+
+    block_size: int
+    page_bytes: int
+    pages_per_request: int = 2
+
+    @property
+    def page_size_bytes(self) -> int:
+        return self.page_bytes
+
+    def max_memory_usage_bytes(self, max_model_len: int, max_num_batched_tokens: int) -> int:
+        return self.page_bytes * self.pages_per_request
+
+
+def gdn_state_bytes(arch: ModelArch, tp: int, state_dtype_bytes: int) -> int:
+    """MambaStateShapeCalculator.gated_delta_net_state_shape: conv state (conv_dim/tp, kernel-1) in the
+    model dtype + temporal state (v_heads/tp, v_dim, k_dim) in float32."""
+    conv_dim = arch.gdn_k_dim * arch.gdn_k_heads * 2 + arch.gdn_v_dim * arch.gdn_v_heads
+    conv = (conv_dim // tp) * (arch.gdn_conv_kernel - 1) * state_dtype_bytes
+    temporal = (arch.gdn_v_heads // tp) * arch.gdn_v_dim * arch.gdn_k_dim * 4
+    return conv + temporal
+
+
+def hybrid_attention_block_size(per_token_page: int, mamba_page: int, align: int = 16) -> int:
+    """HybridAttentionMambaModelConfig: the smallest multiple of ``align`` tokens whose attention page
+    is at least the mamba page ("Setting attention block size to N tokens ...")."""
+    return align * cdiv(mamba_page, align * per_token_page)
+
+
+@dataclass(frozen=True)
 class KVGroup:
     spec: FullAttentionSpec
     layers: int  # real layers in the group (<= group_size, the rest is padding)
@@ -189,10 +222,18 @@ def build_layout(specs: Sequence[FullAttentionSpec], block_size: int) -> KVLayou
 
 
 def stage_layout(arch: ModelArch, first: int, count: int, tp: int, kv_bytes: int, block_size: int,
-                 ds_mla: bool = False) -> KVLayout:
+                 ds_mla: bool = False, state_bytes: int = 2, mamba_pages: int = 2) -> KVLayout:
     """Layout of one pipeline stage (its layers only), grouped as vLLM projects global groups."""
-    kinds = [k for k in arch.layer_types[first:first + count] if k != LINEAR]
-    specs = [layer_spec(arch, kind, tp, kv_bytes, block_size, ds_mla) for kind in kinds]
+    kinds = list(arch.layer_types[first:first + count])
+    if arch.is_gdn:
+        per_token = layer_spec(arch, FULL, tp, kv_bytes, 1).page_size_bytes
+        mamba_page = gdn_state_bytes(arch, tp, state_bytes)
+        block_size = max(block_size, hybrid_attention_block_size(per_token, mamba_page))
+        attn_page = per_token * block_size
+        mamba = MambaSpec(block_size=block_size, page_bytes=max(attn_page, mamba_page), pages_per_request=mamba_pages)
+        specs = [mamba if k == LINEAR else layer_spec(arch, k, tp, kv_bytes, block_size, ds_mla) for k in kinds]
+        return build_layout(specs, block_size)
+    specs = [layer_spec(arch, kind, tp, kv_bytes, block_size, ds_mla) for kind in kinds if kind != LINEAR]
     return build_layout(specs, block_size)
 
 

@@ -163,7 +163,8 @@ def size_model(
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
         activation = memory.activation_bytes(arch, tp, act_bytes, batched, seqs, rel, last_stage=last)
-        layout = kv.stage_layout(arch, stage.first_layer, stage.num_layers, tp, kv_bytes, block, ds_mla)
+        layout = kv.stage_layout(arch, stage.first_layer, stage.num_layers, tp, kv_bytes, block, ds_mla,
+                                 state_bytes=act_bytes, mamba_pages=2 if rel.engine == "v1" else 1)
         graphs = memory.cudagraph_bytes(rel, stage.num_layers, seqs, enforce_eager)
         bud = memory.budget(total, util, stage.bytes, activation, non_torch, graphs)
         blocks = layout.num_blocks(bud.available)
@@ -253,7 +254,7 @@ def size_model(
         "derived_max_model_len": derived,
         "max_num_seqs": seqs,
         "max_num_batched_tokens": batched,
-        "block_size": block,
+        "block_size": layout.block_size,
         "dtype": str(model_dtype),
         "kv_cache_dtype": kv_cache_dtype or "auto",
         "quantization": arch.quant.method.name if arch.quant else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import ModelArch, QuantConfig
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import LINEAR, ModelArch, QuantConfig
 
 VOCAB_PADDING = 64
 
@@ -76,15 +76,28 @@ def _attention_elements(arch: ModelArch, tp: int) -> tuple[float, float]:
         o = heads * arch.v_head_dim * h
         return q + kv_b + o, kv_a
     kv_per_rank = max(1, arch.num_kv_heads // tp) if arch.num_kv_heads >= tp else 1
-    q = h * heads * arch.head_dim
+    q = h * heads * arch.head_dim * (2 if arch.attn_output_gate else 1)  # gated attention: q and gate
     kv = 2 * h * kv_per_rank * arch.head_dim
     o = heads * arch.head_dim * h
     return q + kv + o, 0.0
 
 
+def _gdn_elements(arch: ModelArch, tp: int) -> tuple[float, float]:
+    """Gated-delta-net layer: in_proj_qkvz, in_proj_ba, out_proj (sharded linear), conv1d + A/dt (small)."""
+    h = arch.hidden_size
+    key = arch.gdn_k_heads * arch.gdn_k_dim
+    value = arch.gdn_v_heads * arch.gdn_v_dim
+    linear = (h * (2 * key + 2 * value) + h * 2 * arch.gdn_v_heads + value * h) / float(tp)
+    small = ((2 * key + value) * arch.gdn_conv_kernel + 2 * arch.gdn_v_heads + arch.gdn_v_dim) / float(tp)
+    return linear, small
+
+
 def _layer_bytes(arch: ModelArch, layer: int, tp: int, dtype_bytes: int) -> float:
     quant = arch.quant
-    sharded, replicated = _attention_elements(arch, tp)
+    if arch.is_gdn and arch.layer_types[layer] == LINEAR:
+        sharded, replicated = _gdn_elements(arch, tp)
+    else:
+        sharded, replicated = _attention_elements(arch, tp)
     total = _linear_bytes(sharded, quant, dtype_bytes, False) + replicated * dtype_bytes
     h = arch.hidden_size
     if arch.is_moe and layer >= arch.num_dense_layers:
