@@ -33,6 +33,11 @@ def gpu_catalog_name(label):
     return gpus.catalog_name(label)
 
 
+def gpu_total_gib(memory_mib, label=None):
+    """nvidia.com/gpu.memory (MiB, as gpu_facts reports it) -> total GiB vLLM sees, for gpu_memory_gib."""
+    return gpus.total_gib_from_smi(memory_mib, label)
+
+
 def vllm_sizing(model_config, **kwargs):
     """Full sizing result for a config.json dict; keyword arguments are the vllm_sizing module options."""
     return size_model(model_config=model_config, **kwargs)
@@ -57,6 +62,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "gpu_catalog_name": _wrap(gpu_catalog_name),
+            "gpu_total_gib": _wrap(gpu_total_gib),
             "vllm_sizing": _wrap(vllm_sizing),
             "vllm_kv_bytes_per_token": _wrap(vllm_kv_bytes_per_token),
             "vllm_valid_tp": _wrap(vllm_valid_tp),

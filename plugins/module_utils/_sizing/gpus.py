@@ -127,3 +127,20 @@ def lookup(label: str | None = None, memory_gib: float | None = None) -> Gpu:
         slice_gb = int(mig.group(2))
         return Gpu(gpu.name, slice_gb * 0.93, slice_gb * 1024, gpu.compute_capability, False, mig.group(0)[5:])
     return gpu
+
+
+DRIVER_RESERVED_GIB = 0.46  # nvidia-smi total minus what CUDA reports on an H100 80GB HBM3 (79.65 - 79.19)
+
+
+def total_gib_from_smi(memory_mib, label: str | None = None) -> float:
+    """Turn nvidia-smi's / GFD's ``memory.total`` in MiB (``nvidia.com/gpu.memory``) into the total
+    vLLM sees. A known GPU of that size keeps its catalog ratio (measured where marked); otherwise
+    the driver reservation of an H100 is subtracted."""
+    if isinstance(memory_mib, bool) or not isinstance(memory_mib, (int, float)) or memory_mib <= 0:
+        raise LlmopsError("memory_mib=%r must be a positive number of MiB, e.g. 81559 from nvidia.com/gpu.memory"
+                          % (memory_mib,))
+    if label:
+        gpu = CATALOG[catalog_name(label)]
+        if abs(gpu.smi_mib - memory_mib) <= 64:
+            return round(gpu.total_gib * memory_mib / float(gpu.smi_mib), 2)
+    return round(memory_mib / 1024.0 - DRIVER_RESERVED_GIB, 2)

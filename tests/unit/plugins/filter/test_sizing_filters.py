@@ -57,3 +57,7 @@ def test_through_ansible():
         cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '"msg": "H100-80GB"' in proc.stdout
+
+
+def test_gpu_total_gib():
+    assert FILTERS["gpu_total_gib"](143771, "NVIDIA-H200") == 139.8

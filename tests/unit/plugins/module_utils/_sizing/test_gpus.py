@@ -60,3 +60,12 @@ def test_bad_gpu_input(label, memory, needle):
     with pytest.raises(LlmopsError) as err:
         gpus.lookup(label, memory)
     assert needle in str(err.value)
+
+
+def test_total_from_gfd_memory_label():
+    # the real H200 of tests/fixtures/h200: nvidia-smi 143771 MiB, cuMemGetInfo 150109880320 B = 139.80 GiB
+    assert gpus.total_gib_from_smi(143771, "NVIDIA-H200") == 139.80
+    assert gpus.total_gib_from_smi(81559, "NVIDIA-H100-80GB-HBM3") == 79.19
+    assert gpus.total_gib_from_smi(81559) == 79.19  # unknown label: minus the H100 driver reservation
+    with pytest.raises(LlmopsError, match="memory_mib=0"):
+        gpus.total_gib_from_smi(0)
