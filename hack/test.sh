@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, `make test`, .ci/run): does all of its own set-up.
-#   1 ruff  2 ansible-lint (production)  3 ansible-test sanity  4 pytest  5 Molecule scenarios on the local cluster
+#   1 ruff  2 ansible-lint (production)  3 collection build + ansible-doc  4 ansible-test sanity  5 pytest
+#   6 Molecule scenarios on the local cluster
 # Brings the local cluster up before Molecule and down afterwards. LLMOPS_SCENARIOS="a b" limits Molecule.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,9 @@ ruff check .
 
 stage "ansible-lint (profile production)"
 ansible-lint --offline
+
+stage "collection build: tarball installs, ansible-doc renders it"
+hack/build-check.sh
 
 stage "ansible-test sanity"
 hack/sanity.sh
