@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The one test command (README, `make test`, .ci/run): does all of its own set-up.
 #   1 ruff  2 ansible-lint (production)  3 collection build + ansible-doc  4 ansible-test sanity  5 pytest
-#   6 Molecule scenarios on the local cluster
-# Brings the local cluster up before Molecule and down afterwards. LLMOPS_SCENARIOS="a b" limits Molecule.
+#   6 Molecule scenarios on the local cluster (brought up before, brought down after)
+# LLMOPS_SCENARIOS="a b" limits Molecule; LLMOPS_KEEP_GOING=1 runs every stage and fails at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 t0=$SECONDS
-stage() { printf '\n===== [test %(%H:%M:%S)T +%ss] %s =====\n' -1 "$((SECONDS - t0))" "$*"; }
+failed=()
+stage() { printf '\n===== [test %(%H:%M:%S)T +%ss] %s =====\n' -1 "$((SECONDS - t0))" "$1"; }
+run() {  # name, command...
+  local name=$1; shift
+  stage "$name"
+  if "$@"; then return 0; fi
+  failed+=("$name")
+  if [[ -z ${LLMOPS_KEEP_GOING:-} ]]; then stage "FAILED: $name"; exit 1; fi
+}
 
 stage "setup: virtualenv, collection link, test bed binaries"
 hack/venv.sh
@@ -16,31 +24,22 @@ export PATH=$ROOT/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
 hack/testbed.sh build
 
-stage "ruff"
-ruff check .
+run "ruff" ruff check .
+run "ansible-lint (profile production)" ansible-lint --offline
+run "collection build: tarball installs, ansible-doc renders it" hack/build-check.sh
+run "ansible-test sanity" hack/sanity.sh
+run "pytest unit tests" pytest tests/unit
 
-stage "ansible-lint (profile production)"
-ansible-lint --offline
-
-stage "collection build: tarball installs, ansible-doc renders it"
-hack/build-check.sh
-
-stage "ansible-test sanity"
-hack/sanity.sh
-
-stage "pytest unit tests"
-pytest tests/unit
-
-stage "molecule scenarios on the local cluster"
 trap 'hack/testbed.sh down || true' EXIT
 hack/testbed.sh down >/dev/null 2>&1 || true
-hack/testbed.sh up >/dev/null
+run "test bed up" hack/testbed.sh up
 mapfile -t scenarios < <(if [[ -n ${LLMOPS_SCENARIOS:-} ]]; then tr ' ' '\n' <<<"$LLMOPS_SCENARIOS"; else
   for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done; fi)
 # the bed proof first: every other scenario relies on it
-scenarios=(testbed $(printf '%s\n' "${scenarios[@]}" | grep -vx testbed || true))
+mapfile -t scenarios < <(printf '%s\n' testbed "${scenarios[@]}" | awk 'NF && !seen[$0]++')
 for s in "${scenarios[@]}"; do
-  stage "molecule test -s $s"
-  molecule test -s "$s"
+  run "molecule test -s $s" molecule test -s "$s"
 done
+
+if ((${#failed[@]})); then stage "FAILED stages: ${failed[*]}"; exit 1; fi
 stage "all tests passed in $((SECONDS - t0))s"
