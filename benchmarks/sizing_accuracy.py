@@ -68,11 +68,28 @@ def predict(case):
             kv_cache_dtype=case.get("kv_cache_dtype"),
             quantization=case.get("quantization"),
             dtype=case.get("dtype"),
+            max_num_seqs=case.get("max_num_seqs"),
+            max_num_batched_tokens=case.get("max_num_batched_tokens"),
+            enforce_eager=bool(case.get("enforce_eager", False)),
             vllm_version=case.get("vllm_version"),
             _recommend=False,
         )
     except LlmopsError as err:
         return {"fits": False, "error": str(err), "reasons": [str(err)]}
+
+
+def estimate_gib(case, result):
+    """What profile_cudagraph_memory would print for this case (also for releases that only print it)."""
+    from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import GIB, memory, releases
+    from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import normalize_config
+    from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.gpus import lookup
+
+    arch = normalize_config(model_config(case))
+    layers = arch.num_layers // max(1, case.get("pipeline_parallel_size", 1))
+    gpu = lookup(case.get("gpu_model"), case.get("gpu_memory_gib"))
+    est = memory.cudagraph_bytes(releases.release("0.21.0"), layers, result["max_num_seqs"], False,
+                                 gpu.compute_capability.startswith("9."), result["max_num_batched_tokens"])
+    return round(est / float(GIB), 2)
 
 
 def error_pct(case, result):
@@ -87,10 +104,50 @@ def error_pct(case, result):
     return None, None
 
 
+RECENT = (0, 21, 0)  # first release that subtracts the CUDA-graph estimate (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)
+
+
+def band(case):
+    """'>=0.21' or '<0.21': the release bands whose budgets differ by the CUDA-graph estimate."""
+    parts = [int(x) for x in str(case.get("vllm_version", "0")).split(".")[:3] if x.isdigit()]
+    return ">=0.21" if tuple(parts + [0] * (3 - len(parts))) >= RECENT else "<0.21"
+
+
+def band_summary(rows):
+    """Per release band: (cases compared, median |error| %, max |error| %, verdicts right, verdicts)."""
+    out = {}
+    for label in ("<0.21", ">=0.21"):
+        sel = [r for r in rows if band(r["case"]) == label]
+        errs = [abs(r["error_pct"]) for r in sel if r["error_pct"] is not None]
+        verdicts = [r["verdict_ok"] for r in sel if r["verdict_ok"] is not None]
+        out[label] = {
+            "cases": len(sel),
+            "compared": len(errs),
+            "median_abs_error_pct": statistics.median(errs) if errs else None,
+            "max_abs_error_pct": max(errs) if errs else None,
+            "verdicts": len(verdicts),
+            "verdicts_right": sum(1 for v in verdicts if v),
+        }
+    return out
+
+
+def cudagraph_summary(rows):
+    """|predicted - printed| 'Estimated CUDA graph memory' GiB over the cases whose log printed it."""
+    errs = []
+    for row in rows:
+        printed = (row["case"].get("reported") or {}).get("cudagraph_estimate_gib")
+        if printed is None or "cudagraph_estimate_gib" not in row["result"]:
+            continue
+        errs.append(abs(row["result"]["cudagraph_estimate_gib"] - printed))
+    return errs
+
+
 def evaluate(cases=None):
     rows = []
     for case in cases or load_cases():
         result = predict(case)
+        if "error" not in result and (case.get("reported") or {}).get("cudagraph_estimate_gib") is not None:
+            result["cudagraph_estimate_gib"] = estimate_gib(case, result)
         err, unit = error_pct(case, result)
         expect = case.get("expect_fits")
         rows.append({
@@ -212,6 +269,18 @@ def main(argv=None):
         errs = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None and r["case"].get("calibration") == label]
         if errs:
             print("  %-8s cases: %2d, median |error| %.2f%%, max %.2f%%" % (label, len(errs), statistics.median(errs), max(errs)))
+    for label, band_row in band_summary(rows).items():
+        if band_row["compared"]:
+            print("  release %-6s: %2d cases, %2d compared, median |error| %.2f%%, max %.2f%%, fit verdict right %d/%d" % (
+                label, band_row["cases"], band_row["compared"], band_row["median_abs_error_pct"],
+                band_row["max_abs_error_pct"], band_row["verdicts_right"], band_row["verdicts"]))
+        else:
+            print("  release %-6s: %2d cases, none compared, fit verdict right %d/%d" % (
+                label, band_row["cases"], band_row["verdicts_right"], band_row["verdicts"]))
+    cg = cudagraph_summary(rows)
+    if cg:
+        print("  'Estimated CUDA graph memory' (profile_cudagraph_memory), %d logs that print it: median |error| %.2f GiB, "
+              "max %.2f GiB" % (len(cg), statistics.median(cg), max(cg)))
     if args.json:
         print(json.dumps(summ))
     return 0

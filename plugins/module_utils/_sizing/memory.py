@@ -42,22 +42,45 @@ NON_TORCH_TP_NVLINK = 2.10 * GIB  # TP >= 2 on NVLink GPUs: NCCL + custom all-re
 NON_TORCH_TP_PCIE = 1.90 * GIB  # TP >= 2 without NVLink: one 0.3x log shows non-torch 0.63 -> 2.51 GiB at TP=4
 NON_TORCH_PP = 0.07 * GIB  # PP-only ranks (measured 0.07)
 NON_TORCH_V0 = 0.30 * GIB
-# profile_cudagraph_memory() ("Estimated CUDA graph memory: X GiB total"), subtracted from 0.21 on:
-# shared pool + per-graph extrapolation. Fitted on 0.21-0.28 logs: 0.62 / 0.64 GiB (51 piecewise + 35
-# full graphs), ~0.41 (Qwen3-8B, 0.24), 0.37 (35 + 19 graphs), 0.36 (16 graphs), 0.36 (1 + 1 graph),
-# 0.22 (15 piecewise); smaller than the 0.19 estimator printed (0.5-1.8 GiB, not subtracted then).
-CUDAGRAPH_BASE = 0.30 * GIB
-CUDAGRAPH_PER_51 = 0.20 * GIB
-CUDAGRAPH_PER_LAYER_51 = 0.003 * GIB
+# profile_cudagraph_memory() ("Estimated CUDA graph memory: X GiB total"), subtracted from 0.21 on.
+# Source (vllm/v1/worker/gpu_model_runner.py, unchanged in structure from its introduction in
+# vllm-project/vllm#30515 to current main): for each CUDA-graph mode (PIECEWISE, FULL) it captures the
+# two largest batch descriptors into a throw-away pool and measures the free-memory drop;
+#     estimate = max over modes(first capture) + sum over modes(second capture x (n_mode - 1))
+# (the first capture holds the shared graph pool, the second is the per-graph increment, at least
+# 1 MiB). The two measured quantities are modelled: the first capture as a constant, the per-graph
+# increment as proportional to the layers on the rank (one piecewise graph per layer boundary).
+# Fitted on printed estimates (tests/fixtures/vllm_logs/cases.json "cudagraph_estimate_gib"):
+# Hopper (FA3 backend) -- 35 vLLM 0.19.0 H100 startups with 51 + 51 graphs, 0.49-1.92 GiB (0.84 for
+# 32 layers, 1.6-1.9 for 80); other GPUs -- 0.21-0.26 logs: Qwen3-8B on an RTX A5000 0.52 GiB
+# (51 + 35 graphs), a 60-layer dense model on B300 0.76 GiB (51 + 51), Qwen3.5-2B 0.33 GiB.
+CUDAGRAPH_FIRST_HOPPER = 0.30 * GIB
+CUDAGRAPH_PER_GRAPH_LAYER_HOPPER = 0.172 * 2 ** 20  # bytes per graph per layer
+CUDAGRAPH_FIRST = 0.25 * GIB
+CUDAGRAPH_PER_GRAPH_LAYER = 0.077 * 2 ** 20
+_CAPTURE_SIZES = [1, 2, 4] + list(range(8, 256, 8)) + list(range(256, 513, 16))
 _NVLINK = ("H100-80GB", "H200", "H20", "GH200", "B200", "A100-80GB", "A100-40GB", "H100-NVL")
 
 
-def capture_sizes(max_num_seqs: int) -> int:
-    """Number of CUDA-graph batch sizes: [1, 2, 4] + range(8, 256, 8) + range(256, 513, 16),
-    capped at max_cudagraph_capture_size = min(2 x max_num_seqs, 512)."""
-    cap = min(2 * max_num_seqs, 512)
-    sizes = [1, 2, 4] + list(range(8, 256, 8)) + list(range(256, 513, 16))
-    return len([s for s in sizes if s <= cap])
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
+    """Number of PIECEWISE CUDA-graph batch sizes: [1, 2, 4] + range(8, 256, 8) + range(256, 513, 16)
+    up to max_cudagraph_capture_size = min(2 x max_num_seqs, 512) (and max_num_batched_tokens)."""
+    return len(_sizes(max_num_seqs, max_num_batched_tokens)[0])
+
+
+def _sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None):
+    cap = min(2 * max_num_seqs, 512, max_num_batched_tokens or 512)
+    piecewise = [s for s in _CAPTURE_SIZES if s <= cap]
+    # FULL graphs are captured for uniform decode batches only: at most max_num_seqs requests
+    full = [s for s in piecewise if s <= max_num_seqs]
+    return piecewise, full
+
+
+def capture_graphs(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> tuple[int, int]:
+    """(PIECEWISE, FULL) graphs of the default FULL_AND_PIECEWISE mode, as vLLM logs them in
+    "Profiling CUDA graph memory: PIECEWISE=51 (largest=512), FULL=35 (largest=256)" (256 seqs)."""
+    piecewise, full = _sizes(max_num_seqs, max_num_batched_tokens)
+    return len(piecewise), len(full)
 
 
 @dataclass(frozen=True)
@@ -120,12 +143,20 @@ def non_torch_bytes(release: Release, tp: int, pp: int, gpu_name: str = "") -> i
     return int(NON_TORCH_TP1 if release.key >= (0, 18, 0) else NON_TORCH_TP1_OLD)
 
 
-def cudagraph_bytes(release: Release, layers_on_stage: int, max_num_seqs: int, enforce_eager: bool) -> int:
-    """The estimate ``profile_cudagraph_memory`` subtracts (default on from 0.21)."""
+def cudagraph_bytes(release: Release, layers_on_stage: int, max_num_seqs: int, enforce_eager: bool,
+                    hopper: bool = True, max_num_batched_tokens: int | None = None) -> int:
+    """The estimate ``profile_cudagraph_memory`` returns and ``determine_available_memory`` subtracts
+    (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1``, the default from 0.21): first capture + per-graph
+    increment x (graphs - 1) per mode. ``hopper`` selects the constants measured on H100/H200."""
     if enforce_eager or not release.cudagraph_in_budget:
         return 0
-    share = capture_sizes(max_num_seqs) / 51.0
-    return int(CUDAGRAPH_BASE + share * (CUDAGRAPH_PER_51 + CUDAGRAPH_PER_LAYER_51 * layers_on_stage))
+    piecewise, full = capture_graphs(max_num_seqs, max_num_batched_tokens)
+    increments = max(piecewise - 1, 0) + max(full - 1, 0)
+    if hopper:
+        first, per_graph = CUDAGRAPH_FIRST_HOPPER, CUDAGRAPH_PER_GRAPH_LAYER_HOPPER
+    else:
+        first, per_graph = CUDAGRAPH_FIRST, CUDAGRAPH_PER_GRAPH_LAYER
+    return int(first + per_graph * layers_on_stage * increments)
 
 
 def budget(total: int, utilization: float, weights: int, activation: int, non_torch: int, cudagraph: int) -> Budget:

@@ -154,6 +154,7 @@ def size_model(
     block = block or rel.block_size
 
     total = int(gpu.total_gib * GIB)
+    hopper = gpu.compute_capability.startswith("9.")  # H100/H200/H20/GH200: FA3, larger per-graph memory
     stages, weights_source = weights.weight_bytes(arch, tp, pp, act_bytes, ckpt)
     non_torch = memory.non_torch_bytes(rel, tp, pp, gpu.name)
 
@@ -165,7 +166,7 @@ def size_model(
         activation = memory.activation_bytes(arch, tp, act_bytes, batched, seqs, rel, last_stage=last)
         layout = kv.stage_layout(arch, stage.first_layer, stage.num_layers, tp, kv_bytes, block, ds_mla,
                                  state_bytes=act_bytes, mamba_pages=2 if rel.engine == "v1" else 1)
-        graphs = memory.cudagraph_bytes(rel, stage.num_layers, seqs, enforce_eager)
+        graphs = memory.cudagraph_bytes(rel, stage.num_layers, seqs, enforce_eager, hopper, batched)
         bud = memory.budget(total, util, stage.bytes, activation, non_torch, graphs)
         blocks = layout.num_blocks(bud.available)
         per_stage.append((stage, layout, bud, blocks))
@@ -228,7 +229,7 @@ def size_model(
 
     notes = list(arch.notes)
     headroom = total * (1 - util) - CUDA_CONTEXT - (0 if rel.cudagraph_in_budget else memory.cudagraph_bytes(
-        releases.release("0.21.0"), stage.num_layers, seqs, enforce_eager))
+        releases.release("0.21.0"), stage.num_layers, seqs, enforce_eager, hopper, batched))
     if headroom < 0.5 * GIB:
         notes.append(
             "gpu_memory_utilization=%s leaves %.2f GiB outside vLLM's budget for the CUDA context, CUDA graphs "

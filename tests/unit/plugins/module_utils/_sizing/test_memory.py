@@ -54,14 +54,52 @@ def test_non_torch_by_release_and_parallelism():
     assert memory.non_torch_bytes(v0, 1, 1) / GIB == pytest.approx(0.30)
 
 
+def test_capture_graphs_as_vllm_logs_them():
+    # "Profiling CUDA graph memory: PIECEWISE=51 (largest=512), FULL=51 (largest=512)" (1024 seqs, H100 defaults)
+    assert memory.capture_graphs(1024, 8192) == (51, 51)
+    # "PIECEWISE=51 (largest=512), FULL=35 (largest=256)" (256 seqs, the defaults of a 24 GB GPU)
+    assert memory.capture_graphs(256, 2048) == (51, 35)
+    # 8 seqs: max_cudagraph_capture_size = 16 -> "PIECEWISE=5 (largest=16)"; FULL up to 8 seqs -> 4
+    assert memory.capture_graphs(8) == (5, 4)
+    # never larger than max_num_batched_tokens
+    assert memory.capture_graphs(1024, 256) == (35, 35)
+
+
 def test_cudagraph_estimate_only_from_021():
     assert memory.cudagraph_bytes(releases.release("0.20.2"), 32, 1024, False) == 0
     assert memory.cudagraph_bytes(releases.release("0.21.0"), 32, 1024, False) > 0
     assert memory.cudagraph_bytes(releases.release("0.33.0"), 32, 1024, True) == 0  # enforce_eager
-    # 0.30 + 51/51 x (0.20 + 0.003 x 36) = 0.608 GiB for Qwen3-8B (0.21-0.28 logs: 0.41-0.64 with 51 sizes)
-    assert memory.cudagraph_bytes(releases.release("0.24.0"), 36, 256, False) / GIB == pytest.approx(0.608, abs=0.005)
-    # 16 seqs -> 7 sizes: 0.30 + 7/51 x (0.20 + 0.003 x 40) = 0.344 GiB (a 16-graph 0.27 start estimated 0.36)
-    assert memory.cudagraph_bytes(releases.release("0.27.1"), 40, 16, False) / GIB == pytest.approx(0.344, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    "layers,seqs,batched,hopper,printed",
+    [
+        # first capture + per-graph x ((51 - 1) + (51 - 1)): 0.30 GiB + 0.172 MiB x 32 x 100 = 0.837 GiB;
+        # 0.19.0 on H100 printed 0.84 for every Llama-3.1-8B variant (llm-d-planner sweep)
+        (32, 1024, 8192, True, 0.84),
+        # 80 layers (Llama-3.3-70B TP2/TP4, Qwen2.5-72B TP2): 0.30 + 0.172 x 80 x 100 / 1024 = 1.64; printed 1.63-1.92
+        (80, 1024, 8192, True, 1.64),
+        # Qwen3-8B, RTX A5000, 0.21.0, 51 + 35 graphs: 0.25 + 0.077 x 36 x 84 / 1024 = 0.477; printed 0.52
+        (36, 256, 8192, False, 0.52),
+        # 60-layer dense model on B300, 0.26.0, 51 + 51 graphs: 0.25 + 0.077 x 60 x 100 / 1024 = 0.70; printed 0.76
+        (60, 1024, 8192, False, 0.76),
+    ],
+)
+def test_cudagraph_estimate_reproduces_printed_values(layers, seqs, batched, hopper, printed):
+    est = memory.cudagraph_bytes(releases.release("0.33.0"), layers, seqs, False, hopper, batched) / GIB
+    assert est == pytest.approx(printed, abs=0.07)
+
+
+def test_cudagraph_estimate_grows_with_graphs_and_layers():
+    rel = releases.release("0.33.0")
+    few = memory.cudagraph_bytes(rel, 32, 16, False)  # 7 + 7 graphs
+    many = memory.cudagraph_bytes(rel, 32, 1024, False)  # 51 + 51 graphs
+    deeper = memory.cudagraph_bytes(rel, 64, 1024, False)
+    assert few < many < deeper
+    # max_num_seqs=1: PIECEWISE [1, 2], FULL [1] -> first capture + one per-graph increment
+    assert memory.capture_graphs(1) == (2, 1)
+    assert memory.cudagraph_bytes(rel, 32, 1, False, True, 8192) == int(
+        memory.CUDAGRAPH_FIRST_HOPPER + memory.CUDAGRAPH_PER_GRAPH_LAYER_HOPPER * 32)
 
 
 def test_budget_subtracts_every_term():
