@@ -17,8 +17,11 @@ Read from vLLM's source (see docs/sizing.md for the file/function behind every r
 * >= 0.20 (0.24 confirmed, 0.19 still old): the printed "GPU KV cache size" is
   ``int(max_concurrency * max_model_len)`` instead of ``num_blocks // len(groups) * block_size``
   (identical for one full-attention group, larger for sliding-window / hybrid models).
-* >= 0.21: ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to 1: the CUDA-graph estimate
-  from ``profile_cudagraph_memory`` is subtracted too ("default since v0.21.0" in the 0.27 log).
+* >= 0.21: ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` defaults to 1: ``determine_available_memory``
+  subtracts ``cudagraph_memory_estimate_applied`` (what ``profile_cudagraph_memory`` returns: max first
+  capture over the graph modes + per-graph increment x (graphs - 1) per mode) too; logs of 0.21.0,
+  0.22.0, 0.26.0 and 0.27.1 say "CUDA graph memory profiling is enabled (default since v0.21.0)".
+  Batch defaults, utilization and block size are unchanged at vLLM main.
 """
 
 from __future__ import annotations

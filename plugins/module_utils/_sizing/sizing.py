@@ -228,6 +228,13 @@ def size_model(
             fits_memory = False
 
     notes = list(arch.notes)
+    if arch.is_gdn and rel.cudagraph_in_budget and rel.key >= (0, 26, 0) and not enforce_eager:
+        notes.append(
+            "vLLM >= 0.26 charges a max_num_batched_tokens-sized gated-delta-net transient of its FULL CUDA-graph "
+            "profiling capture to the CUDA-graph estimate (vllm-project/vllm#50780), which this model does not size: "
+            "expect less KV cache than predicted (18-24%% reported) unless max_num_batched_tokens is small "
+            "(%d here) or VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0" % batched
+        )
     headroom = total * (1 - util) - CUDA_CONTEXT - (0 if rel.cudagraph_in_budget else memory.cudagraph_bytes(
         releases.release("0.21.0"), stage.num_layers, seqs, enforce_eager, hopper, batched))
     if headroom < 0.5 * GIB:

@@ -59,3 +59,13 @@ def test_hybrid_end_to_end_is_sized_not_flagged():
     assert out["fits"] and out["kv_cache_groups"] == 4 and out["block_size"] % 16 == 0 and out["block_size"] > 16
     # 80B bf16 over two GPUs: ~74 GiB each
     assert 70 < out["weights_gib"] < 78
+
+
+def test_gdn_cudagraph_transient_flagged_from_026():
+    """vllm-project/vllm#50780: from 0.26 the FULL-graph profiling capture of a GDN hybrid carries a
+    max_num_batched_tokens-sized transient into the CUDA-graph estimate; it is flagged, not sized."""
+    cfg = load("Qwen--Qwen3-Next-80B-A3B-Instruct")
+    kwargs = dict(model_config=cfg, gpu_model="H200", tensor_parallel_size=2, max_model_len=131072)
+    assert any("vllm#50780" in n for n in size_model(vllm_version="0.26.0", **kwargs)["notes"])
+    assert not any("vllm#50780" in n for n in size_model(vllm_version="0.24.0", **kwargs)["notes"])
+    assert not any("vllm#50780" in n for n in size_model(vllm_version="0.33.0", enforce_eager=True, **kwargs)["notes"])
