@@ -232,7 +232,14 @@ def plan(containerd_version, main_path, main_text, drop_in_path, drop_in_text, r
     entry["options"]["BinaryName"] = runtime_binary
     if runc:
         actions.append("runtime %s copies the runc runtime's settings (e.g. SystemdCgroup) with BinaryName = %s" % (runtime_name, runtime_binary))
-    section.setdefault("containerd", {}).setdefault("runtimes", {})[runtime_name] = entry
+    runtimes = section.setdefault("containerd", {}).setdefault("runtimes", {})
+    if not runc:
+        # containerd decodes the runtimes table as a whole: one that names only nvidia drops the built-in runc
+        # runtime (seen with Debian trixie's containerd 1.7.24 and its stock config.toml), and with it the default.
+        runtimes["runc"] = {"runtime_type": "io.containerd.runc.v2"}
+        actions.append("declared containerd's default runc runtime explicitly: a runtimes table that names only %s "
+                       "would drop it" % runtime_name)
+    runtimes[runtime_name] = entry
     if set_as_default:
         section["containerd"]["default_runtime_name"] = runtime_name
         actions.append("made %s the default runtime" % runtime_name)

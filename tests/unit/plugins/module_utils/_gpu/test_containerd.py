@@ -67,13 +67,38 @@ def test_v1_7_enables_cdi_and_default_runtime():
     assert cri["containerd"]["default_runtime_name"] == "nvidia"
 
 
+# Debian's own /etc/containerd/config.toml (bookworm 1.6.20 and trixie 1.7.24 ship the same file)
+DEBIAN = '''version = 2
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "/var/lib/containerd/opt"
+'''
+
+
+def test_debian_config_keeps_cni_and_declares_runc():
+    """Without runc in the drop-in, containerd 1.7.24 dropped the runc runtime (molecule/gpu_node_containerd, trixie)."""
+    r = plan("1.7.24", DEBIAN)
+    cri = c.loads(r["drop_in_text"])["plugins"][c.CRI_V2]
+    assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}
+    assert cri["containerd"]["runtimes"]["runc"] == {"runtime_type": "io.containerd.runc.v2"}
+    assert cri["containerd"]["runtimes"]["nvidia"]["options"] == {"BinaryName": "/usr/bin/nvidia-container-runtime"}
+    assert any("declared containerd's default runc runtime" in a for a in r["actions"])
+    # the opt plugin is not the CRI plugin: it stays in config.toml only
+    assert list(c.loads(r["drop_in_text"])["plugins"]) == [c.CRI_V2]
+
+
 def test_v2_drop_in_holds_only_additions():
     main = 'version = 3\n\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n'
     r = plan("2.1.4", main)
     drop = c.loads(r["drop_in_text"])
     assert drop["version"] == 3 and list(drop["plugins"]) == [c.CRI_V3]
     sec = drop["plugins"][c.CRI_V3]
-    assert list(sec["containerd"]["runtimes"]) == ["nvidia"]
+    assert list(sec["containerd"]["runtimes"]) == ["nvidia"]  # runc comes from config.toml through the key-by-key merge
     assert sec["containerd"]["runtimes"]["nvidia"]["options"] == {"SystemdCgroup": True, "BinaryName": "/usr/bin/nvidia-container-runtime"}
     assert sec["enable_cdi"] is True and "default_runtime_name" not in sec["containerd"]
 
