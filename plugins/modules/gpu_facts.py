@@ -13,7 +13,7 @@ module: gpu_facts
 short_description: Gather NVIDIA GPU facts from a node, coping with what it lacks
 version_added: 0.1.0
 description:
-  - Reads what a real node offers: C(nvidia-smi -q -x) (XML), C(nvidia-smi --query-gpu) for compute capability,
+  - Reads what a real node offers - C(nvidia-smi -q -x) (XML), C(nvidia-smi --query-gpu) for compute capability,
     C(nvidia-smi topo -m) for NVLink, C(nvidia-smi mig -lgip) for MIG profiles, the sysfs PCI scan for vendor 0x10de
     (works without lspci), C(/proc/modules) (works without lsmod) and C(/proc/driver/nvidia/version).
   - Also reports nouveau, kernel headers, NVIDIA fabric manager, container runtimes (containerd, CRI-O, Docker),
