@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn one model entry + its sizing/parallel results + the cluster's nodes into a deployment plan.
 
 Pure functions: the role feeds in what the sizing modules and the API returned, gets back every
@@ -107,13 +107,16 @@ def _tolerates(taint, tolerations):
     return False
 
 
-def gpus_in_use(pod_objects, exclude_instance=None):
-    """GPUs requested per node by live pods, except those of ``exclude_instance`` (our own release)."""
+def _matches(labels, selector):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def gpus_in_use(pod_objects, exclude=None):
+    """GPUs requested per node by live pods, except pods whose labels match ``exclude`` (a label dict)."""
     used = {}
     for pod in pod_objects or []:
         meta = pod.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        if exclude_instance and labels.get("app.kubernetes.io/instance") == exclude_instance:
+        if _matches(meta.get("labels") or {}, exclude):
             continue
         status = pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
@@ -130,10 +133,14 @@ def gpus_in_use(pod_objects, exclude_instance=None):
     return used
 
 
-def placement(model, nodes, tolerations, used=None, node_selector=None):
-    """Where a model's pods can go: {gpus_per_node, candidate nodes, slots} or problems."""
+def gpus_per_node(nodes, product):
+    """Largest allocatable nvidia.com/gpu among schedulable nodes of a GPU product (0 when none)."""
+    return max([n["gpus"] for n in nodes if n["product"] == product and n["schedulable"]] or [0])
+
+
+def placement(model, nodes, tolerations, node_selector=None):
+    """The nodes a model's pods can land on: its GPU product, schedulable, taints tolerated."""
     product = model.get("gpu_product")
-    used = used or {}
     extra = node_selector or {}
     candidates = []
     for node in nodes:
@@ -155,9 +162,11 @@ def _sizing_value(sizing, key):
     return recs.get(key)
 
 
-def derive(model, sizing, parallel, nodes, options, pods=None):
+def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     """Return (plan, problems).  ``problems`` empty means the model can be deployed as planned.
 
+    ``free``: node name -> free GPUs; the pods of this plan are placed (spread) and subtracted, so
+    several models planned in a row do not count the same GPUs twice.
     ``options``: vllm_version, image, container_port, tolerations, node_selector, instance,
     load_gib_per_s, startup_overhead_s, probe_period_s, prestop_sleep_s, termination_grace_s,
     autoscaling (defaults dict), waiting_ratio, kv_cache_alert, error_ratio_alert, memory_headroom,
@@ -215,13 +224,20 @@ def derive(model, sizing, parallel, nodes, options, pods=None):
     else:
         pods_per_group, gpus_per_pod = 1, world
 
-    used = gpus_in_use(pods, options.get("instance"))
-    slots = sum((n["gpus"] - used.get(n["name"], 0)) // gpus_per_pod for n in candidates) if gpus_per_pod else 0
+    free = free if free is not None else {n["name"]: n["gpus"] for n in nodes}
+    slots = sum(max(0, free.get(n["name"], 0)) // gpus_per_pod for n in candidates) if gpus_per_pod else 0
     needed = replicas * pods_per_group
     if candidates and slots < needed:
-        problems.append("model %s: needs %d pod(s) of %d x %s but the matching nodes (%s) have room for %d; "
-                        "lower replicas or add nodes" % (name, needed, gpus_per_pod, GPU_RESOURCE,
-                                                         ", ".join(n["name"] for n in candidates), slots))
+        problems.append("model %s%s: needs %d pod(s) of %d x %s but the matching nodes (%s) have room for %d "
+                        "(GPUs free per node: %s); lower replicas, pick another gpu_product or add nodes"
+                        % (name, "" if track == "stable" else " (%s)" % track, needed, gpus_per_pod, GPU_RESOURCE,
+                           ", ".join(n["name"] for n in candidates), slots,
+                           ", ".join("%s=%d" % (n["name"], free.get(n["name"], 0)) for n in candidates)))
+    elif candidates and gpus_per_pod:
+        # spread: one pod at a time onto the node with the most free GPUs
+        for _ in range(needed):
+            best = max(candidates, key=lambda n: (free.get(n["name"], 0), n["name"]))
+            free[best["name"]] = free.get(best["name"], 0) - gpus_per_pod
 
     # --- settings -> args ---
     settings = dict(model)
@@ -283,10 +299,12 @@ def derive(model, sizing, parallel, nodes, options, pods=None):
         problems.append("model %s: HPA needs min_replicas >= 1; scale-to-zero needs autoscaling.kind: keda" % name)
     if kind != "none" and max_r < min_r:
         problems.append("model %s: autoscaling max_replicas=%d < min_replicas=%d" % (name, max_r, min_r))
-    if kind != "none" and candidates and gpus_per_pod:
-        if max_r * pods_per_group > slots:
-            problems.append("model %s: autoscaling max_replicas=%d needs %d GPUs pods but the nodes have room for "
-                            "%d; lower max_replicas" % (name, max_r, max_r, slots))
+    warnings = []
+    if kind != "none" and candidates and gpus_per_pod and max_r * pods_per_group > slots:
+        # not fatal: a cluster autoscaler may add nodes; the extra replicas would stay Pending otherwise
+        warnings.append("model %s: autoscaling max_replicas=%d needs %d pod(s) of %d GPUs but the matching nodes "
+                        "have room for %d now; the rest would stay Pending unless nodes are added"
+                        % (name, max_r, max_r * pods_per_group, gpus_per_pod, slots))
     served = settings["served_model_name"]
     selector = '{model_name="%s"}' % served
     queries = {
@@ -343,9 +361,44 @@ def derive(model, sizing, parallel, nodes, options, pods=None):
         "autoscaling": autoscaling,
         "alerts": alerts,
         "lora_adapters": adapters,
+        "warnings": warnings,
         "ingress_host": model.get("ingress_host"),
         "model_pvc": model.get("model_pvc"),
         "sizing": {k: sizing.get(k) for k in ("weights_gib", "kv_cache_gib", "kv_cache_tokens",
                                               "max_concurrency", "kv_bytes_per_token")},
     }
     return plan, problems
+
+
+def plan_all(models, sizings, parallels, node_objects, options, pod_objects=None, canary=None):
+    """Plan every model (and an optional canary) against one shared view of free GPUs.
+
+    ``sizings``/``parallels`` are lists aligned with ``models`` (the module results).  ``canary`` is
+    ``{model, sizing, parallel}`` or None.  Returns ``{plans, canary, problems}``.
+    """
+    nodes = summarize_nodes(node_objects)
+    instance = options.get("instance")
+    names = [m.get("name") for m in models]
+    problems = ["model name %r is used more than once; names must be unique" % n
+                for n in sorted({n for n in names if names.count(n) > 1})]
+    # our own stable pods are replaced in place, so their GPUs count as free for the stable plans
+    used = gpus_in_use(pod_objects, {"app.kubernetes.io/instance": instance, "llmops.io/track": "stable"})
+    free = {n["name"]: n["gpus"] - used.get(n["name"], 0) for n in nodes}
+    plans = []
+    for model, sizing, parallel in zip(models, sizings, parallels):
+        plan, found = derive(model, sizing or {}, parallel or {}, nodes, options, free)
+        problems.extend(found)
+        if plan is not None:
+            plans.append(plan)
+    canary_plan = None
+    if canary:
+        cmodel = canary["model"]
+        # the canary's own pods (an earlier canary run) are replaced; the stable ones keep running
+        used = gpus_in_use(pod_objects, {"app.kubernetes.io/instance": instance, "llmops.io/track": "canary",
+                                         "llmops.io/model": cmodel.get("name")})
+        cfree = {n["name"]: n["gpus"] - used.get(n["name"], 0) for n in nodes}
+        canary_plan, found = derive(cmodel, canary.get("sizing") or {}, canary.get("parallel") or {}, nodes,
+                                    options, cfree, track="canary")
+        problems.extend(found)
+    warnings = [w for p in plans + ([canary_plan] if canary_plan else []) for w in p.get("warnings", [])]
+    return {"plans": plans, "canary": canary_plan, "problems": problems, "warnings": warnings}

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What each vLLM release accepts on ``vllm serve`` and which Prometheus metrics it exports.
 
 Every entry records the first release that has it (``since``), the first release that no longer

@@ -132,7 +132,8 @@ def test_autoscaling_checks():
     assert "scale-to-zero needs autoscaling.kind: keda" in result["problems"][0]
     result = _plan([_model(tensor_parallel_size=8, replicas=1, autoscaling={"kind": "keda", "min_replicas": 0,
                                                                           "max_replicas": 3})])
-    assert "max_replicas=3 needs 3 pod(s) of 8 GPUs" in result["problems"][0]
+    assert result["problems"] == []
+    assert "max_replicas=3 needs 3 pod(s) of 8 GPUs" in result["warnings"][0]
     p = _plan([_model(autoscaling={"kind": "keda", "min_replicas": 0, "max_replicas": 4})])["plans"][0]
     assert p["autoscaling"]["queries"]["waiting"] == 'sum(vllm:num_requests_waiting{model_name="llama-8b"})'
 
