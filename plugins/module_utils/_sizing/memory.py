@@ -143,12 +143,30 @@ def non_torch_bytes(release: Release, tp: int, pp: int, gpu_name: str = "") -> i
     return int(NON_TORCH_TP1 if release.key >= (0, 18, 0) else NON_TORCH_TP1_OLD)
 
 
+def model_runner_v2(release: Release, arch: ModelArch) -> bool:
+    """Whether the release runs this model on Model Runner V2 (``vllm/v1/worker/gpu/model_runner.py``,
+    logged as "Using V2 Model Runner"): the default for dense text models from 0.25.1
+    (vllm-project/vllm#44443; #49233 states the release) and for every supported configuration from
+    0.29.0 (vLLM's "From Opt-In to Default" announcement). Multimodal and linear-attention hybrids are
+    kept on the V1 runner here (not confirmed either way)."""
+    if release.engine != "v1" or arch.is_multimodal or arch.is_gdn or arch.attention_layers < arch.num_layers:
+        return False
+    if release.key >= (0, 29, 0):
+        return True
+    return release.key >= (0, 25, 1) and not arch.is_moe
+
+
 def cudagraph_bytes(release: Release, layers_on_stage: int, max_num_seqs: int, enforce_eager: bool,
-                    hopper: bool = True, max_num_batched_tokens: int | None = None) -> int:
+                    hopper: bool = True, max_num_batched_tokens: int | None = None,
+                    runner_v2: bool = False) -> int:
     """The estimate ``profile_cudagraph_memory`` returns and ``determine_available_memory`` subtracts
     (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1``, the default from 0.21): first capture + per-graph
-    increment x (graphs - 1) per mode. ``hopper`` selects the constants measured on H100/H200."""
+    increment x (graphs - 1) per mode. ``hopper`` selects the constants measured on H100/H200.
+    Model Runner V2's ``profile_cudagraph_memory`` was a placeholder returning 0 when V2 became the
+    default for dense models in 0.25.1 (vllm-project/vllm#49224, #49233); 0.26.0 measures graphs again."""
     if enforce_eager or not release.cudagraph_in_budget:
+        return 0
+    if runner_v2 and release.key < (0, 26, 0):
         return 0
     piecewise, full = capture_graphs(max_num_seqs, max_num_batched_tokens)
     increments = max(piecewise - 1, 0) + max(full - 1, 0)

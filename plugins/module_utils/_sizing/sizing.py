@@ -155,6 +155,7 @@ def size_model(
 
     total = int(gpu.total_gib * GIB)
     hopper = gpu.compute_capability.startswith("9.")  # H100/H200/H20/GH200: FA3, larger per-graph memory
+    runner_v2 = memory.model_runner_v2(rel, arch)
     stages, weights_source = weights.weight_bytes(arch, tp, pp, act_bytes, ckpt)
     non_torch = memory.non_torch_bytes(rel, tp, pp, gpu.name)
 
@@ -166,7 +167,7 @@ def size_model(
         activation = memory.activation_bytes(arch, tp, act_bytes, batched, seqs, rel, last_stage=last)
         layout = kv.stage_layout(arch, stage.first_layer, stage.num_layers, tp, kv_bytes, block, ds_mla,
                                  state_bytes=act_bytes, mamba_pages=2 if rel.engine == "v1" else 1)
-        graphs = memory.cudagraph_bytes(rel, stage.num_layers, seqs, enforce_eager, hopper, batched)
+        graphs = memory.cudagraph_bytes(rel, stage.num_layers, seqs, enforce_eager, hopper, batched, runner_v2)
         bud = memory.budget(total, util, stage.bytes, activation, non_torch, graphs)
         blocks = layout.num_blocks(bud.available)
         per_stage.append((stage, layout, bud, blocks))
@@ -253,6 +254,7 @@ def size_model(
     result: dict[str, Any] = {
         "vllm_version": rel.version,
         "engine": rel.engine,
+        "model_runner": "v2" if runner_v2 else ("v1" if rel.engine == "v1" else "v0"),
         "gpu_model": gpu.name,
         "gpu_total_gib": round(gpu.total_gib, 2),
         "tensor_parallel_size": tp,

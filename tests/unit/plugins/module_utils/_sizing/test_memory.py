@@ -140,3 +140,26 @@ def test_bad_versions(bad):
 
 def test_default_release():
     assert releases.release(None).version == "0.33.0"
+
+
+@pytest.mark.parametrize(
+    "name,version,expected",
+    [
+        ("meta-llama--Llama-3.1-8B-Instruct", "0.24.0", False),  # V1 runner before 0.25.1
+        ("meta-llama--Llama-3.1-8B-Instruct", "0.25.1", True),  # V2 default for dense models (vllm#44443)
+        ("Qwen--Qwen3-30B-A3B", "0.27.1", False),  # MoE stays on V1 until 0.29.0
+        ("Qwen--Qwen3-30B-A3B", "0.29.0", True),  # V2 for every supported configuration
+        ("google--gemma-3-12b-it", "0.33.0", False),  # multimodal: kept on V1 (not confirmed)
+        ("Qwen--Qwen3-Next-80B-A3B-Instruct", "0.33.0", False),  # gated-delta-net hybrid: V1 here
+    ],
+)
+def test_model_runner_v2_selection(name, version, expected):
+    assert memory.model_runner_v2(releases.release(version), normalize_config(load(name))) is expected
+
+
+def test_runner_v2_placeholder_estimate_in_025():
+    """0.25.x: Model Runner V2's profile_cudagraph_memory() returned 0 (vllm-project/vllm#49224/#49233),
+    so dense models got no CUDA-graph reservation; 0.26.0 measures the graphs again."""
+    assert memory.cudagraph_bytes(releases.release("0.25.1"), 32, 1024, False, True, 8192, runner_v2=True) == 0
+    assert memory.cudagraph_bytes(releases.release("0.25.1"), 32, 1024, False, True, 8192, runner_v2=False) > 0
+    assert memory.cudagraph_bytes(releases.release("0.26.0"), 32, 1024, False, True, 8192, runner_v2=True) > 0

@@ -55,7 +55,7 @@ def test_matches_model_loading_took(name, tp, reported):
 
 def test_pp_partition_matches_vllm_get_pp_indices():
     # 32 layers over 3 stages: 10 each, the remainder 2 goes to partitions[-2] and [-3]
-    assert [c for _, c in pp_partition(32, 3)] == [11, 11, 10]
+    assert [count for _first, count in pp_partition(32, 3)] == [11, 11, 10]
     assert pp_partition(32, 4) == [(0, 8), (8, 8), (16, 8), (24, 8)]
     # the first stage holds the embedding, the last the lm_head: stage weights differ
     stages = arch_weight_bytes(normalize_config(load("meta-llama--Llama-3.1-8B-Instruct")), 1, 2, 2)
@@ -78,7 +78,7 @@ def test_safetensors_headers_without_index(tmp_path):
     header = json.dumps({"__metadata__": {"format": "pt"}, "a": {"dtype": "BF16", "shape": [10, 10], "data_offsets": [0, 200]},
                          "b": {"dtype": "BF16", "shape": [5], "data_offsets": [200, 210]}}).encode()
     (tmp_path / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 210)
-    _, total = load_model_dir(str(tmp_path))
+    _cfg, total = load_model_dir(str(tmp_path))
     assert total == 210
 
 
