@@ -21,7 +21,7 @@ description:
   - A node without GPUs, without C(nvidia-smi) or without a loaded driver is a normal result, not a module failure.
   - Returns the facts as C(ansible_facts.llmops_gpu).
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 options:
   nvidia_smi:
     description:
@@ -130,8 +130,13 @@ ansible_facts:
           description: Whether nvidia-smi exists and what it said when it failed (NVML's own words).
           type: dict
           returned: always
-          sample: {present: true, path: /usr/bin/nvidia-smi, rc: 9,
-                   error: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
+          sample:
+            present: true
+            path: /usr/bin/nvidia-smi
+            rc: 9
+            error: >-
+              NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.
+              Make sure that the latest NVIDIA driver is installed and running.
         pci:
           description: NVIDIA PCI functions from sysfs, GPUs and NVSwitches.
           type: dict

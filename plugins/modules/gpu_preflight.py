@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,7 +22,7 @@ description:
   - The module itself does not fail on failed checks; it returns C(failed_checks) so a role can print the whole report
     first and then fail the play. It fails only on invalid options.
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 options:
   facts:
     description:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,7 +22,7 @@ description:
     exist it is created holding only C(version) and C(imports). The C(actions) return value says what was done.
   - Restarting containerd is left to the caller (a handler), so it happens only when something changed.
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 options:
   config_path:
     description: containerd's main configuration file.

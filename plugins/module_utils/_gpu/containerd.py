@@ -204,7 +204,7 @@ def plan(containerd_version, main_path, main_text, drop_in_path, drop_in_text, r
     layers = [(main_path, main)] + [(p, loads(read_file(p), p)) for p in others]
     if major == 1:
         # replace-per-plugin semantics: the effective CRI section is the last one before our file
-        names = sorted([p for p in others] + [drop_in_path])
+        names = sorted(list(others) + [drop_in_path])
         ours = names.index(drop_in_path)
         effective, source = {}, None
         for path, cfg in layers:
@@ -221,8 +221,8 @@ def plan(containerd_version, main_path, main_text, drop_in_path, drop_in_text, r
         runc_source = section
     else:
         merged = {}
-        for _, cfg in layers:
-            merged = deep_merge(merged, cfg)
+        for layer in layers:
+            merged = deep_merge(merged, layer[1])
         runc_source = merged.get("plugins", {}).get(plugin, {})
         section = {}
     runc = copy.deepcopy(runc_source.get("containerd", {}).get("runtimes", {}).get("runc", {}))

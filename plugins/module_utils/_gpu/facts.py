@@ -41,7 +41,7 @@ def _service_active(run, which, unit):
     systemctl = which("systemctl")
     if not systemctl:
         return None
-    rc, out, _ = run([systemctl, "is-active", unit])
+    rc, out, dummy = run([systemctl, "is-active", unit])
     return rc == 0 and out.strip() == "active"
 
 
@@ -122,12 +122,12 @@ def collect(run, which, root="/", kernel_release=None, nvidia_smi="nvidia-smi", 
                 facts["driver"]["cuda_version"] = parsed["cuda_version"]
                 facts["gpus"] = parsed["gpus"]
                 _add_compute_capability(run, smi, facts["gpus"])
-                rc, out, _ = run([smi, "topo", "-m"])
+                rc, out, dummy = run([smi, "topo", "-m"])
                 if rc == 0:
                     topo = nvsmi.parse_topo(out)
                     facts["topology"] = {"nvlink": topo["nvlink"], "max_nvlinks": topo["max_nvlinks"]}
                 if mig_profiles and facts["gpus"]:
-                    rc, out, _ = run([smi, "mig", "-lgip"])
+                    rc, out, dummy = run([smi, "mig", "-lgip"])
                     if rc == 0:
                         facts["mig_profiles"] = nvsmi.parse_mig_lgip(out)
     if facts["driver"]["version"] is None and kmod:
@@ -138,7 +138,7 @@ def collect(run, which, root="/", kernel_release=None, nvidia_smi="nvidia-smi", 
 
 
 def _add_compute_capability(run, smi, gpus):
-    rc, out, _ = run([smi, "--query-gpu=index,uuid,compute_cap", "--format=csv"])
+    rc, out, dummy = run([smi, "--query-gpu=index,uuid,compute_cap", "--format=csv"])
     by_uuid = {}
     if rc == 0:
         try:
