@@ -163,10 +163,11 @@ def cudagraph_bytes(release: Release, layers_on_stage: int, max_num_seqs: int, e
     (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1``, the default from 0.21): first capture + per-graph
     increment x (graphs - 1) per mode. ``hopper`` selects the constants measured on H100/H200.
     Model Runner V2's ``profile_cudagraph_memory`` was a placeholder returning 0 when V2 became the
-    default for dense models in 0.25.1 (vllm-project/vllm#49224, #49233); 0.26.0 measures graphs again."""
+    default for dense models in 0.25.1 (vllm-project/vllm#49224, #49233); V2's own CUDA-graph memory
+    profiling shipped in 0.29.0 (its release notes), so V2 models reserve nothing before 0.29."""
     if enforce_eager or not release.cudagraph_in_budget:
         return 0
-    if runner_v2 and release.key < (0, 26, 0):
+    if runner_v2 and release.key < (0, 29, 0):
         return 0
     piecewise, full = capture_graphs(max_num_seqs, max_num_batched_tokens)
     increments = max(piecewise - 1, 0) + max(full - 1, 0)
