@@ -16,6 +16,7 @@ from .._errors import LlmopsError
 
 CHUNK = 4 * 1024 * 1024
 PART_MARK = ".llmops-part-"
+_ZEROS = bytes(CHUNK)
 
 
 def describe_oserror(err, action, path):
@@ -66,7 +67,7 @@ def part_name(dest):
     return os.path.join(d, "." + b + PART_MARK + str(os.getpid()))
 
 
-def write_stream(reader, dest, expected_size=None):
+def write_stream(reader, dest, expected_size=None, durable=True):
     """Copy ``reader`` (has .read(n)) to a NEW inode next to ``dest`` and rename it in.
 
     Never modifies ``dest`` in place (a hard-linked snapshot may share its inode). Zero chunks are
@@ -93,7 +94,7 @@ def write_stream(reader, dest, expected_size=None):
                     break
                 digest.update(chunk)
                 size += len(chunk)
-                if len(chunk) >= 65536 and chunk.count(0) == len(chunk):
+                if len(chunk) >= 65536 and chunk == (_ZEROS if len(chunk) == CHUNK else bytes(len(chunk))):
                     os.lseek(fd, len(chunk), os.SEEK_CUR)
                     continue
                 view = memoryview(chunk)
@@ -101,7 +102,8 @@ def write_stream(reader, dest, expected_size=None):
                     n = os.write(fd, view)
                     view = view[n:]
             os.ftruncate(fd, size)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if expected_size is not None and size != expected_size:
@@ -200,10 +202,7 @@ def link_tree(src, dst, skip=()):
                 os.link(s, t, follow_symlinks=False)
             except OSError as err:
                 if err.errno == errno.EXDEV:
-                    raise LlmopsError(
-                        f"cannot hard-link {s} to {t}: different filesystems; the releases of one model must "
-                        "live on one filesystem"
-                    ) from err
+                    raise LlmopsError(f"cannot hard-link {s} to {t}: different filesystems; the releases of one model must live on one filesystem") from err
                 raise describe_oserror(err, "hard-linking", t) from err
             made += 1
     return made

@@ -31,8 +31,7 @@ def check_relpath(rel, origin):
     norm = posixpath.normpath(rel)
     if rel.startswith("/") or "\\" in rel or norm != rel or norm == ".." or norm.startswith("../"):
         raise LlmopsError(
-            f"{origin}: file path {rel!r} must be relative, normalised and stay inside the release "
-            "(e.g. 'config.json', 'subdir/shard.safetensors')"
+            f"{origin}: file path {rel!r} must be relative, normalised and stay inside the release (e.g. 'config.json', 'subdir/shard.safetensors')"
         )
     if norm == RECORD_NAME or norm.startswith(".staging"):
         raise LlmopsError(f"{origin}: file path {rel!r} is reserved by the model store")
@@ -115,9 +114,7 @@ class HttpSource:
     def __init__(self, url, files, *, token=None, validate_certs=True, ca_path=None, timeout=60, revision=None):
         parsed = urllib.parse.urlparse(url or "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise LlmopsError(
-                f"source.url={url!r} is not an http(s) URL; e.g. https://mirror.example.com/models/llama-3.1-8b/"
-            )
+            raise LlmopsError(f"source.url={url!r} is not an http(s) URL; e.g. https://mirror.example.com/models/llama-3.1-8b/")
         if not files:
             raise LlmopsError("source.files is empty: an HTTP mirror needs the list of files to fetch")
         self.url = url if url.endswith("/") else url + "/"
@@ -139,15 +136,10 @@ class HttpSource:
                     )
                 )
             else:
-                raise LlmopsError(
-                    f"source.files entry {item!r} must be a path string or a dict with 'path' (and optional "
-                    "'sha256', 'size')"
-                )
+                raise LlmopsError(f"source.files entry {item!r} must be a path string or a dict with 'path' (and optional 'sha256', 'size')")
         self.context = None
         if parsed.scheme == "https":
-            self.context = (
-                ssl.create_default_context(cafile=ca_path) if validate_certs else ssl._create_unverified_context()
-            )  # noqa: S323
+            self.context = ssl.create_default_context(cafile=ca_path) if validate_certs else ssl._create_unverified_context()  # noqa: S323
 
     def describe(self):
         return {"type": self.kind, "location": self.url}
@@ -163,14 +155,9 @@ class HttpSource:
         try:
             return urllib.request.urlopen(req, timeout=self.timeout, context=self.context)  # noqa: S310
         except urllib.error.HTTPError as err:
-            raise LlmopsError(
-                f"{method} {url}: HTTP {err.code} {err.reason}; "
-                "check source.url and source.files (and the token for a private mirror)"
-            ) from err
+            raise LlmopsError(f"{method} {url}: HTTP {err.code} {err.reason}; check source.url and source.files (and the token for a private mirror)") from err
         except (urllib.error.URLError, OSError) as err:
-            raise LlmopsError(
-                "{} {}: {}; is the mirror reachable from the target?".format(method, url, getattr(err, "reason", err))
-            ) from err
+            raise LlmopsError("{} {}: {}; is the mirror reachable from the target?".format(method, url, getattr(err, "reason", err))) from err
 
     def list_entries(self, checksum=False):
         out = []
@@ -199,9 +186,7 @@ class HuggingFaceSource:
 
     kind = "huggingface"
 
-    def __init__(
-        self, repo_id, *, revision="main", endpoint=None, token=None, include=None, exclude=None, scratch=None
-    ):
+    def __init__(self, repo_id, *, revision="main", endpoint=None, token=None, include=None, exclude=None, scratch=None):
         if not repo_id or "/" not in repo_id and not repo_id.replace("-", "").replace("_", "").isalnum():
             raise LlmopsError(f"source.repo_id={repo_id!r} is not a repository id such as 'Qwen/Qwen2.5-0.5B'")
         try:

@@ -22,6 +22,7 @@ from .fsops import (
     link_tree,
     make_writable_tree,
     remove_tree,
+    sha256_file,
     switch_symlink,
     write_json,
     write_stream,
@@ -59,8 +60,7 @@ class ModelStore:
             raise LlmopsError(f"root={root!r} must be an absolute path, e.g. /srv/models")
         if not isinstance(model, str) or not MODEL_RE.match(model):
             raise LlmopsError(
-                f"model={model!r} is not a valid model directory name: use letters, digits, '.', '_' or '-' "
-                "(no '/'), e.g. 'llama-3.1-8b-instruct'"
+                f"model={model!r} is not a valid model directory name: use letters, digits, '.', '_' or '-' (no '/'), e.g. 'llama-3.1-8b-instruct'"
             )
         self.root = root
         self.model = model
@@ -93,8 +93,7 @@ class ModelStore:
         except OSError as err:
             if err.errno == errno.EINVAL:
                 raise LlmopsError(
-                    f"{self.current_link} exists but is not a symlink; move it away: "
-                    "the store manages 'current' as a link to releases/<name>"
+                    f"{self.current_link} exists but is not a symlink; move it away: the store manages 'current' as a link to releases/<name>"
                 ) from err
             raise describe_oserror(err, "reading", self.current_link) from err
         return os.path.basename(target.rstrip("/"))
@@ -133,10 +132,7 @@ class ModelStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             os.close(fd)
-            raise LlmopsError(
-                f"{self.model_dir} is locked by another model_release run (stage or rollback in progress); wait for it "
-                "to finish"
-            ) from err
+            raise LlmopsError(f"{self.model_dir} is locked by another model_release run (stage or rollback in progress); wait for it to finish") from err
         self._lock_fd = fd
 
     def unlock(self):
@@ -183,10 +179,7 @@ class ModelStore:
             (unchanged if same else changed).append(e.path)
         for path in sorted(checksums or {}):
             if path not in by_path:
-                raise LlmopsError(
-                    f"checksums lists {path!r}, which the source does not provide; fix the manifest or the "
-                    "source's file list"
-                )
+                raise LlmopsError(f"checksums lists {path!r}, which the source does not provide; fix the manifest or the source's file list")
         removed = sorted(p for p in cur_files if p not in by_path)
         revision_changed = revision is not None and revision != record.get("revision")
         needed = sum((by_path[p].size or 0) for p in added + changed)
@@ -274,9 +267,8 @@ class ModelStore:
 
     def _journal(self, rec):
         with open(self.journal_path, "ab") as fh:
+            # no fsync per entry: a resumed entry is only trusted when the file still hashes to its sha256
             fh.write(json.dumps(rec, sort_keys=True).encode("utf-8") + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
     def stage(
         self,
@@ -313,9 +305,7 @@ class ModelStore:
             if cleanup is not None and not check_mode:
                 cleanup()
 
-    def _stage(
-        self, source, *, checksum, checksums, uid, gid, keep, check_mode, require_files, require_tokenizer, progress
-    ):
+    def _stage(self, source, *, checksum, checksums, uid, gid, keep, check_mode, require_files, require_tokenizer, progress):
         plan = self.plan(source, checksum=checksum, checksums=checksums)
         cur = plan["current"]
         marker = self.read_marker()
@@ -342,9 +332,7 @@ class ModelStore:
                     self._discard_staging()
             fixed = self.ensure_permissions(self.release_dir(cur), uid, gid, check_mode=check_mode)
             pruned = self.prune(keep, check_mode=check_mode)
-            result.update(
-                permissions_fixed=fixed, pruned=pruned, changed=bool(fixed or pruned or result["staging_discarded"])
-            )
+            result.update(permissions_fixed=fixed, pruned=pruned, changed=bool(fixed or pruned or result["staging_discarded"]))
             return self._finish(result)
 
         existing = self.releases()
@@ -425,24 +413,18 @@ class ModelStore:
                     done
                     and os.path.isfile(dest)
                     and os.path.getsize(dest) == done["size"]
-                    and not (
-                        cur_dir
-                        and os.path.lexists(os.path.join(cur_dir, rel))
-                        and os.path.samefile(dest, os.path.join(cur_dir, rel))
-                    )
+                    and not (cur_dir and os.path.lexists(os.path.join(cur_dir, rel)) and os.path.samefile(dest, os.path.join(cur_dir, rel)))
+                    and sha256_file(dest) == done["sha256"]
                 ):
                     files[rel] = {"size": done["size"], "sha256": done["sha256"], "fingerprint": e.fingerprint}
                     continue
                 reader = source.open(e)
                 try:
-                    size, sha = write_stream(reader, dest, e.size)
+                    size, sha = write_stream(reader, dest, e.size, durable=False)
                 finally:
                     reader.close()
                 if e.sha256 and sha != e.sha256:
-                    raise LlmopsError(
-                        f"{rel}: downloaded sha256 {sha} does not match the source's {e.sha256}; current was not "
-                        "switched"
-                    )
+                    raise LlmopsError(f"{rel}: downloaded sha256 {sha} does not match the source's {e.sha256}; current was not switched")
                 files[rel] = {"size": size, "sha256": sha, "fingerprint": e.fingerprint}
                 self._journal({"path": rel, "size": size, "sha256": sha})
                 result["files_fetched"] += 1
@@ -476,6 +458,7 @@ class ModelStore:
             self._discard_staging()  # a bad release is never resumed: the next run fetches afresh
             raise
         self.ensure_permissions(self.staging_dir, uid, gid, skip_top=True)
+        os.sync()  # one flush of every new inode before the rename and the switch (not one fsync per file)
         try:
             os.makedirs(self.releases_dir, exist_ok=True)
             os.rename(self.staging_dir, self.release_dir(name))
@@ -495,9 +478,7 @@ class ModelStore:
         return self._finish(result)
 
     # ---- rollback ------------------------------------------------------------------------------
-    def rollback(
-        self, target="previous", check_mode=False, rehash=False, require_files=("config.json",), require_tokenizer=True
-    ):
+    def rollback(self, target="previous", check_mode=False, rehash=False, require_files=("config.json",), require_tokenizer=True):
         self.lock(create=False)
         try:
             cur = self.current()
@@ -510,10 +491,7 @@ class ModelStore:
                     raise LlmopsError(f"no release older than current {cur!r} of {self.model}; releases: {names}")
                 target = older[-1]
             elif target not in names:
-                raise LlmopsError(
-                    f"release={target!r} does not exist for {self.model}; releases: {names} "
-                    "('previous' picks the one before current)"
-                )
+                raise LlmopsError(f"release={target!r} does not exist for {self.model}; releases: {names} ('previous' picks the one before current)")
             record = self.read_record(target)
             result = {
                 "model": self.model,
@@ -536,9 +514,7 @@ class ModelStore:
                 tgt_files = record.get("files", {})
                 result["added"] = sorted(p for p in tgt_files if p not in cur_files)
                 result["removed"] = sorted(p for p in cur_files if p not in tgt_files)
-                result["changed_files"] = sorted(
-                    p for p in tgt_files if p in cur_files and tgt_files[p].get("sha256") != cur_files[p].get("sha256")
-                )
+                result["changed_files"] = sorted(p for p in tgt_files if p in cur_files and tgt_files[p].get("sha256") != cur_files[p].get("sha256"))
             result["verification"] = verify_release(
                 self.release_dir(target),
                 files=record.get("files", {}),

@@ -30,9 +30,7 @@ def parse_sha256sums(text, origin="checksums"):
             continue
         parts = line.split(None, 1)
         if len(parts) != 2 or not _HEX64.match(parts[0].lower()):
-            raise LlmopsError(
-                f"{origin} line {lineno}: {raw!r} is not '<64 hex digits>  <path>' (the format of sha256sum)"
-            )
+            raise LlmopsError(f"{origin} line {lineno}: {raw!r} is not '<64 hex digits>  <path>' (the format of sha256sum)")
         path = parts[1].strip()
         if path.startswith("*"):
             path = path[1:]
@@ -49,9 +47,7 @@ def normalise_checksums(checksums, origin="checksums"):
         if hexd.startswith("sha256:"):
             hexd = hexd[len("sha256:") :]
         if not _HEX64.match(hexd):
-            raise LlmopsError(
-                f"{origin}[{path!r}]={value!r} is not a sha256 (64 hex digits, optionally prefixed 'sha256:')"
-            )
+            raise LlmopsError(f"{origin}[{path!r}]={value!r} is not a sha256 (64 hex digits, optionally prefixed 'sha256:')")
         out[str(path)] = hexd
     return out
 
@@ -110,8 +106,9 @@ def verify_release(
             problems.append(f"{name}: required file is missing")
     if require_tokenizer and not any(os.path.isfile(os.path.join(directory, t)) for t in TOKENIZER_FILES):
         problems.append(
-            "no tokenizer: none of {} is present (set require_tokenizer=false for a model served with "
-            "--tokenizer from elsewhere)".format(", ".join(TOKENIZER_FILES))
+            "no tokenizer: none of {} is present (set require_tokenizer=false for a model served with --tokenizer from elsewhere)".format(
+                ", ".join(TOKENIZER_FILES)
+            )
         )
     shards_checked = 0
     index_path = os.path.join(directory, INDEX)
@@ -141,14 +138,10 @@ def verify_release(
                 continue
             have = os.path.getsize(full)
             if have != want:
-                problems.append(
-                    f"{shard}: size {have} bytes, but its safetensors header needs {want} (truncated or corrupt)"
-                )
+                problems.append(f"{shard}: size {have} bytes, but its safetensors header needs {want} (truncated or corrupt)")
             missing = [t for t in by_shard[shard] if t not in header]
             if missing:
-                problems.append(
-                    f"{shard}: {len(missing)} tensor(s) named in {INDEX} are not in the shard, e.g. {missing[0]}"
-                )
+                problems.append(f"{shard}: {len(missing)} tensor(s) named in {INDEX} are not in the shard, e.g. {missing[0]}")
             shards_checked += 1
     elif os.path.isfile(os.path.join(directory, SINGLE)):
         full = os.path.join(directory, SINGLE)
@@ -195,9 +188,7 @@ def verify_release(
             problems.append(f"{rel}: sha256 {have} does not match the manifest's {want}")
     if problems:
         raise LlmopsError(
-            "release {} failed verification, current was not switched: {}".format(
-                label or os.path.basename(directory.rstrip(os.sep)), "; ".join(problems)
-            )
+            "release {} failed verification, current was not switched: {}".format(label or os.path.basename(directory.rstrip(os.sep)), "; ".join(problems))
         )
     return {
         "shards_checked": shards_checked,
