@@ -53,7 +53,8 @@ NON_TORCH_V0 = 0.30 * GIB
 # Fitted on printed estimates (tests/fixtures/vllm_logs/cases.json "cudagraph_estimate_gib"):
 # Hopper (FA3 backend) -- 35 vLLM 0.19.0 H100 startups with 51 + 51 graphs, 0.49-1.92 GiB (0.84 for
 # 32 layers, 1.6-1.9 for 80); other GPUs -- 0.21-0.26 logs: Qwen3-8B on an RTX A5000 0.52 GiB
-# (51 + 35 graphs), a 60-layer dense model on B300 0.76 GiB (51 + 51), Qwen3.5-2B 0.33 GiB.
+# (51 + 35 graphs) and a 60-layer dense model on B300 0.76 GiB (51 + 51). Model Runner V2 (0.29+) is
+# given the same estimate; see model_runner_v2() for the releases where it reserved nothing.
 CUDAGRAPH_FIRST_HOPPER = 0.30 * GIB
 CUDAGRAPH_PER_GRAPH_LAYER_HOPPER = 0.172 * 2 ** 20  # bytes per graph per layer
 CUDAGRAPH_FIRST = 0.25 * GIB
