@@ -23,6 +23,8 @@ hack/collection-link.sh
 export PATH=$ROOT/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
 hack/testbed.sh build
+# kubectl and helm of the test bed (kubernetes.core.helm runs `helm`)
+export PATH=${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}/bin/current:$PATH
 
 run "ruff" ruff check .
 run "ansible-lint (profile production)" ansible-lint --offline
