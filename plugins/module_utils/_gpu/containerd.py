@@ -233,9 +233,10 @@ def plan(containerd_version, main_path, main_text, drop_in_path, drop_in_text, r
     if runc:
         actions.append("runtime %s copies the runc runtime's settings (e.g. SystemdCgroup) with BinaryName = %s" % (runtime_name, runtime_binary))
     runtimes = section.setdefault("containerd", {}).setdefault("runtimes", {})
-    if not runc:
-        # containerd decodes the runtimes table as a whole: one that names only nvidia drops the built-in runc
-        # runtime (seen with Debian trixie's containerd 1.7.24 and its stock config.toml), and with it the default.
+    if not runc and major == 1:
+        # containerd 1.x decodes the runtimes table as a whole: one that names only nvidia drops the built-in runc
+        # runtime (seen with `containerd config dump` of Debian trixie's containerd 1.7.24 and its stock config.toml).
+        # containerd 2.x merges it key by key and keeps runc (seen with 2.1.4), so its drop-in does not need this.
         runtimes["runc"] = {"runtime_type": "io.containerd.runc.v2"}
         actions.append("declared containerd's default runc runtime explicitly: a runtimes table that names only %s "
                        "would drop it" % runtime_name)

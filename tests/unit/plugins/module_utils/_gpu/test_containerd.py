@@ -103,6 +103,12 @@ def test_v2_drop_in_holds_only_additions():
     assert sec["enable_cdi"] is True and "default_runtime_name" not in sec["containerd"]
 
 
+def test_v2_without_runc_stays_minimal():
+    """containerd 2.1.4 keeps its built-in runc when a drop-in adds nvidia (checked with its config dump)."""
+    sec = c.loads(plan("2.1.4", None)["drop_in_text"])["plugins"][c.CRI_V3]
+    assert list(sec["containerd"]["runtimes"]) == ["nvidia"]
+
+
 def test_missing_main_config_is_created_minimal():
     r = plan("2.0.0", None)
     assert r["main_text"] == 'version = 3\nimports = ["/etc/containerd/conf.d/*.toml"]\n'
