@@ -192,15 +192,20 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     if replicas < 0:
         problems.append("model %s: replicas=%d must be 0 or more" % (name, replicas))
 
-    # --- sizing (vllm_sizing contract) ---
-    if not sizing.get("fits", False):
+    # --- sizing (vllm_sizing contract); a module failure (registered with failed_when: false) has no
+    # `fits`, only `msg` ---
+    if sizing.get("failed") or "fits" not in sizing:
+        problems.append("model %s: vllm_sizing refused it: %s" % (name, sizing.get("msg")))
+    elif not sizing.get("fits", False):
         reasons = sizing.get("reasons") or ["vllm_sizing reported fits=false"]
         problems.append("model %s does not fit %s with tensor_parallel_size=%d pipeline_parallel_size=%d: %s; "
                         "recommendations: %s" % (name, model.get("gpu_product") or "its GPUs", tp, pp,
                                                   "; ".join(reasons), json.dumps(sizing.get("recommendations") or {},
                                                                                  sort_keys=True)))
     # --- parallelism (vllm_parallel contract) ---
-    if not parallel.get("valid", False):
+    if parallel.get("failed") or "valid" not in parallel:
+        problems.append("model %s: vllm_parallel refused it: %s" % (name, parallel.get("msg")))
+    elif not parallel.get("valid", False):
         reasons = parallel.get("reasons") or ["vllm_parallel reported valid=false"]
         problems.append("model %s: %s; valid tensor_parallel_size values: %s"
                         % (name, "; ".join(reasons), parallel.get("valid_tensor_parallel_sizes")))

@@ -170,3 +170,10 @@ def test_quantity_bytes(value, nbytes):
 def test_quantity_rejects():
     with pytest.raises(LlmopsError, match="not a Kubernetes quantity"):
         plan.quantity_bytes("lots")
+
+
+def test_module_failures_become_problems():
+    failed = {"failed": False, "failed_when_result": False, "msg": "tensor_parallel_size=3 does not divide num_attention_heads=32; valid: [1, 2, 4, 8]"}
+    result = _plan([_model(tensor_parallel_size=3)], sizings=[failed], parallels=[dict(failed)])
+    assert result["problems"][0] == "model llama-8b: vllm_sizing refused it: " + failed["msg"]
+    assert result["problems"][1] == "model llama-8b: vllm_parallel refused it: " + failed["msg"]
