@@ -15,7 +15,7 @@ description:
   - Keeps one model under O(root)/O(name) as immutable releases C(releases/<UTC timestamp>/) and a relative
     symlink C(current) that is switched atomically (a new symlink renamed over the old one).
   - With O(state=present) the module compares the source with the current release. When something differs it
-    builds a new release as a hard-link snapshot of the current one (C(cp -al) semantics, O(files) not O(bytes)),
+    builds a new release as a hard-link snapshot of the current one (C(cp -al) semantics, so the cost grows with the number of files, not their bytes),
     writes each added or changed file to a B(new inode) and renames it in (never modifying a file in place, which
     would corrupt every release sharing the inode), removes files the source no longer has, verifies the result
     and only then switches C(current). When nothing differs it changes nothing.
@@ -30,7 +30,7 @@ description:
   - Every release carries C(.llmops-release.json) with the sha256 and size of every file, the source and the pinned
     revision.
 author:
-  - llmops contributors
+  - llmops contributors (@llmops)
 extends_documentation_fragment:
   - llmops.vllm_serving._attributes
   - llmops.vllm_serving._attributes.ACTIONGROUP_VLLM_SERVING
@@ -359,7 +359,7 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._store.verify 
 )
 
 try:
-    import huggingface_hub  # noqa: F401
+    import huggingface_hub  # noqa: F401  # pylint: disable=unused-import
 
     HAS_HF = True
     HF_IMPORT_ERROR = None

@@ -225,7 +225,7 @@ class HuggingFaceSource:
                     self.revision,
                     self.endpoint or "https://huggingface.co",
                     type(err).__name__,
-                    str(err).split("\n")[0],
+                    str(err).split("\n", 1)[0],
                 )
             ) from err
         self.commit = info.sha
@@ -262,7 +262,7 @@ class HuggingFaceSource:
         except Exception as err:
             raise LlmopsError(
                 "download of {} from {}@{} failed: {}: {}".format(
-                    entry.path, self.repo_id, self.commit or self.revision, type(err).__name__, str(err).split("\n")[0]
+                    entry.path, self.repo_id, self.commit or self.revision, type(err).__name__, str(err).split("\n", 1)[0]
                 )
             ) from err
         return _RemoveOnClose(local)
