@@ -46,12 +46,19 @@ def release_key(name):
 
 
 def new_release_name(existing, now=None):
+    """UTC timestamp name, after every existing release even if the clock stepped back (then ``<newest>-N``)."""
     base = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    latest = max((release_key(n) for n in existing), default=None)
+    stamped = [release_key(n) for n in existing if RELEASE_RE.match(n)]
     n = 0
-    while (base if not n else f"{base}-{n}") in existing or (latest is not None and (base, n) <= latest):
+    if stamped:
+        latest = max(stamped)
+        if base <= latest[0]:
+            base, n = latest[0], latest[1] + 1
+    name = base if not n else f"{base}-{n}"
+    while name in existing:
         n += 1
-    return base if not n else f"{base}-{n}"
+        name = f"{base}-{n}"
+    return name
 
 
 class ModelStore:
