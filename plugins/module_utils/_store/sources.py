@@ -20,8 +20,9 @@ import urllib.request
 from .._errors import LlmopsError
 from .fsops import remove_tree, sha256_file, walk_files
 
-DEFAULT_EXCLUDE = (".git/*", ".cache/*", ".huggingface/*", "*.llmops-part-*")
 RECORD_NAME = ".llmops-release.json"
+# A release record in a source (staging from another store's release) is never copied: each release writes its own.
+DEFAULT_EXCLUDE = (".git/*", ".cache/*", ".huggingface/*", "*.llmops-part-*", RECORD_NAME)
 
 
 def check_relpath(rel, origin):

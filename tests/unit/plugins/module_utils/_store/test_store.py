@@ -298,3 +298,9 @@ def test_release_names_sort_and_never_collide():
     assert sorted([c, a, b, a + "-10"], key=release_key) == [a, b, c, a + "-10"]
     # a clock stepping backwards still yields a name after the newest
     assert release_key(new_release_name(["20990101T000000Z"], now)) > release_key("20990101T000000Z")
+
+
+def test_staging_from_another_stores_release_ignores_its_record(store_root, model_src, tmp_path):
+    first = stage(store_root, model_src)
+    other = ModelStore(str(tmp_path), "copy").stage(LocalSource(first["path"]))
+    assert ".llmops-release.json" not in other["added"] and len(other["added"]) == len(tree_sha256(model_src))
