@@ -22,6 +22,13 @@ hack/venv.sh
 hack/collection-link.sh
 export PATH=$ROOT/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
+# ansible-lint puts ~/.ansible/collections first: an installed copy of this collection there would shadow the
+# checkout under test (stale modules, "couldn't resolve module"). Move it aside, saying so.
+shadow=$HOME/.ansible/collections/ansible_collections/llmops/vllm_serving
+if [[ -e $shadow && ! -L $shadow ]]; then
+  echo "[test] moving an installed copy of llmops.vllm_serving out of the way: $shadow -> $shadow.shadowed.$$" >&2
+  mv "$shadow" "$shadow.shadowed.$$"
+fi
 hack/testbed.sh build
 # kubectl and helm of the test bed (kubernetes.core.helm runs `helm`)
 export PATH=${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}/bin/current:$PATH
