@@ -26,8 +26,8 @@ export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
 # checkout under test (stale modules, "couldn't resolve module"). Move it aside, saying so.
 shadow=$HOME/.ansible/collections/ansible_collections/llmops/vllm_serving
 if [[ -e $shadow && ! -L $shadow ]]; then
-  echo "[test] moving an installed copy of llmops.vllm_serving out of the way: $shadow -> $shadow.shadowed.$$" >&2
-  mv "$shadow" "$shadow.shadowed.$$"
+  echo "[test] moving an installed copy of llmops.vllm_serving out of the way: $shadow -> $HOME/.ansible/llmops-vllm_serving.shadowed.$$" >&2
+  mv "$shadow" "$HOME/.ansible/llmops-vllm_serving.shadowed.$$"
 fi
 hack/testbed.sh build
 # kubectl and helm of the test bed (kubernetes.core.helm runs `helm`)
