@@ -107,12 +107,14 @@ def _tolerates(taint, tolerations):
     return False
 
 
-def _matches(labels, selector):
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+def _matches(labels, selectors):
+    if isinstance(selectors, dict):
+        selectors = [selectors]
+    return any(sel and all(labels.get(k) == v for k, v in sel.items()) for sel in selectors or [])
 
 
 def gpus_in_use(pod_objects, exclude=None):
-    """GPUs requested per node by live pods, except pods whose labels match ``exclude`` (a label dict)."""
+    """GPUs requested per node by live pods, except pods whose labels match ``exclude`` (label dict(s))."""
     used = {}
     for pod in pod_objects or []:
         meta = pod.get("metadata") or {}
@@ -386,8 +388,13 @@ def plan_all(models, sizings, parallels, node_objects, options, pod_objects=None
     names = [m.get("name") for m in models]
     problems = ["model name %r is used more than once; names must be unique" % n
                 for n in sorted({n for n in names if names.count(n) > 1})]
-    # our own stable pods are replaced in place, so their GPUs count as free for the stable plans
-    used = gpus_in_use(pod_objects, {"app.kubernetes.io/instance": instance, "llmops.io/track": "stable"})
+    # our own stable pods are replaced in place, so their GPUs count as free for the stable plans; on
+    # promote the promoted model's canary is removed before the stable rollout, so its GPUs are free too
+    exclude = [{"app.kubernetes.io/instance": instance, "llmops.io/track": "stable"}]
+    if options.get("promote_model"):
+        exclude.append({"app.kubernetes.io/instance": instance, "llmops.io/track": "canary",
+                        "llmops.io/model": options["promote_model"]})
+    used = gpus_in_use(pod_objects, exclude)
     free = {n["name"]: n["gpus"] - used.get(n["name"], 0) for n in nodes}
     plans = []
     for model, sizing, parallel in zip(models, sizings, parallels):

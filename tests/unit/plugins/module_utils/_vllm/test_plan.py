@@ -177,3 +177,16 @@ def test_module_failures_become_problems():
     result = _plan([_model(tensor_parallel_size=3)], sizings=[failed], parallels=[dict(failed)])
     assert result["problems"][0] == "model llama-8b: vllm_sizing refused it: " + failed["msg"]
     assert result["problems"][1] == "model llama-8b: vllm_parallel refused it: " + failed["msg"]
+
+
+def test_promote_counts_the_promoted_canary_as_free():
+    def pod(node, track, gpus):
+        return {"metadata": {"name": node + track, "labels": {"app.kubernetes.io/instance": "vllm",
+                                                              "llmops.io/track": track, "llmops.io/model": "llama-8b"}},
+                "spec": {"nodeName": node, "containers": [{"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]},
+                "status": {"phase": "Running"}}
+    pods = [pod("gpu-l40s-0", "stable", 2), pod("gpu-l40s-0", "canary", 2)]
+    model = _model(gpu_product="NVIDIA-L40S", tensor_parallel_size=4, replicas=1)
+    # without promote the canary's 2 GPUs are taken: a TP4 pod does not fit the 4-GPU node
+    assert "room for 0" in _plan([model], pods=pods)["problems"][0]
+    assert _plan([model], pods=pods, promote_model="llama-8b")["problems"] == []
