@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark the model store on a generated model directory: thousands of files + large sparse shards.
 
 Prints, with ratios:
@@ -103,7 +103,7 @@ def main():
             drop(b)
         t_ours, t_cp = statistics.median(ours), statistics.median(theirs)
 
-        quick = [timed(lambda: store.stage(LocalSource(src), keep=0))[0] for _ in range(args.repeat)]
+        quick = [timed(lambda: store.stage(LocalSource(src), keep=0))[0] for _i in range(args.repeat)]
         t_quick = statistics.median(quick)
         t_hash, res_hash = timed(lambda: store.stage(LocalSource(src), checksum=True, keep=0))
         assert res_hash["changed"] is False
@@ -122,7 +122,7 @@ def main():
             ("update 1 small file (snapshot+fetch+verify+switch)", t_update, None),
         ]
         print(f"{'step':54s} {'seconds':>9s}")
-        for name, sec, _ in rows:
+        for name, sec, _extra in rows:
             print(f"{name:54s} {sec:9.3f}")
         print("ratios:")
         print(f"  link_tree / cp -al                      = {t_ours / t_cp:6.2f}  (median of {args.repeat})")

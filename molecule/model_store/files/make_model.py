@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write a small, structurally real Hugging Face model directory (config, tokenizer, 2 safetensors shards + index)."""
 
 import json

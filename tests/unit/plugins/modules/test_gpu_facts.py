@@ -95,6 +95,6 @@ def test_nvidia_containerd_config_four_steps(tmp_path):
     ({"containerd_version": "1.6.20", "manage_imports": False}, "set manage_imports=true"),
 ])
 def test_nvidia_containerd_config_errors(tmp_path, args, needle):
-    res = run_module("nvidia_containerd_config", tmp_path, dict(args, config_path=str(tmp_path / "c.toml"),
-                                                                 drop_in_path=str(tmp_path / "d" / "n.toml")))
+    paths = {"config_path": str(tmp_path / "c.toml"), "drop_in_path": str(tmp_path / "d" / "n.toml")}
+    res = run_module("nvidia_containerd_config", tmp_path, dict(args, **paths))
     assert res["failed"] and needle in res["msg"] and not (tmp_path / "d").exists()

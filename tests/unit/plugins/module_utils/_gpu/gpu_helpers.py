@@ -76,6 +76,7 @@ def make_root(base, gpus=(("0000:00:06.0", "0x2335"),), nvswitches=(), other=(("
     """A /proc + /sys tree as the kernel lays it out: sys/bus/pci/devices/<addr>/{vendor,device,class}."""
     devs = os.path.join(base, "sys", "bus", "pci", "devices")
     os.makedirs(devs, exist_ok=True)
+
     def dev(addr, vendor, device, klass):
         d = os.path.join(devs, addr)
         os.makedirs(d, exist_ok=True)

@@ -174,8 +174,8 @@ def test_absent_removes_drop_in_only():
 
 
 def test_dumps_round_trips_odd_keys():
-    data = {"version": 2, "plugins": {"io.containerd.grpc.v1.cri": {"registry": {"mirrors": {"docker.io": {"endpoint": ["https://m"]}}},
-                                                                     "x": 1.5, "s": 'a"b\\c', "empty": {}}}}
+    cri = {"registry": {"mirrors": {"docker.io": {"endpoint": ["https://m"]}}}, "x": 1.5, "s": 'a"b\\c', "empty": {}}
+    data = {"version": 2, "plugins": {"io.containerd.grpc.v1.cri": cri}}
     assert c.loads(c.dumps(data)) == data
 
 

@@ -34,7 +34,7 @@ def test_mixed_driver_fleet_is_refused_with_the_way_out():
 
 
 def test_forced_choices_win_over_facts():
-    values, _ = operator_values([BARE], driver="host", toolkit="host")
+    values, _decisions = operator_values([BARE], driver="host", toolkit="host")
     assert values["driver"]["enabled"] is False and values["toolkit"]["enabled"] is False
 
 
@@ -64,9 +64,9 @@ def test_air_gapped_registry_and_extra_values():
 
 
 def test_mig_and_time_slicing():
-    values, _ = operator_values([HOST], mig_strategy="mixed")
+    values, _decisions = operator_values([HOST], mig_strategy="mixed")
     assert values["mig"] == {"strategy": "mixed"} and values["migManager"] == {"enabled": True}
-    values, _ = operator_values([HOST], time_slicing_replicas=4)
+    values, _decisions = operator_values([HOST], time_slicing_replicas=4)
     assert values["devicePlugin"]["config"] == {"name": "llmops-time-slicing", "default": "any"}
     cfg = time_slicing_config(4)
     assert cfg["sharing"]["timeSlicing"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]

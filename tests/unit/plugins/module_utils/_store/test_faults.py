@@ -215,7 +215,7 @@ def test_permission_denied_for_an_unprivileged_user():
         script_dir = Path(base) / "bin"
         script_dir.mkdir(mode=0o755)
         child = run_child(script_dir, {"root": root, "path": src}, python="/usr/bin/python3", user=65534, group=65534)
-        out, _ = child.communicate(timeout=60)
+        out, _err = child.communicate(timeout=60)
         assert child.returncode == 3, out
         assert "LLMOPS_ERROR: permission denied while creating " + os.path.join(root, "m1") in out
         assert "(Permission denied)" in out and "become: true" in out

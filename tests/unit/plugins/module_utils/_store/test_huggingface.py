@@ -50,7 +50,7 @@ class FakeHub:
                 prefix = f"/{REPO}/resolve/"
                 if not path.startswith(prefix):
                     return None, None
-                rev, _, name = path[len(prefix) :].partition("/")
+                rev, _sep, name = path[len(prefix) :].partition("/")
                 if rev not in (hub.commit, "main"):
                     return None, None
                 full = os.path.join(hub.directory, urllib.parse.unquote(name))
