@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Thin filters over plugins/module_utils/_vllm (vLLM release knowledge and the deployment plan).
 
-- ``vllm_deploy_plan(model, sizing, parallel, nodes, options, pods)`` -> ``{plan, problems}``
+- ``vllm_deploy_plans(models, sizings, parallels, nodes, options, pods, canary)`` -> ``{plans, canary, problems}``
+- ``vllm_deploy_gpus_per_node(nodes, product)`` -> largest allocatable nvidia.com/gpu of that product
 - ``vllm_serve_args(settings, vllm_version)`` -> list of ``vllm serve`` arguments (raises on a bad flag)
 - ``vllm_check_extra_args(extra_args, vllm_version)`` -> normalised list (raises on a flag the release lacks)
 - ``vllm_metric_names(vllm_version)`` -> ``{kv_cache_usage: vllm:kv_cache_usage_perc, ...}``
@@ -33,10 +34,13 @@ def _wrap(func):
     return inner
 
 
-def vllm_deploy_plan(model, sizing, parallel, nodes, options, pods=None):
-    plan, problems = vplan.derive(dict(model), dict(sizing or {}), dict(parallel or {}),
-                                  vplan.summarize_nodes(nodes), dict(options or {}), pods or [])
-    return {"plan": plan, "problems": problems}
+def vllm_deploy_plans(models, sizings, parallels, nodes, options, pods=None, canary=None):
+    return vplan.plan_all(list(models), list(sizings), list(parallels), list(nodes), dict(options or {}),
+                          list(pods or []), canary)
+
+
+def vllm_deploy_gpus_per_node(nodes, product):
+    return vplan.gpus_per_node(vplan.summarize_nodes(nodes), product)
 
 
 def vllm_serve_args(settings, vllm_version=releases.DEFAULT_VERSION):
@@ -59,7 +63,8 @@ def vllm_image(vllm_version=releases.DEFAULT_VERSION, repository=releases.IMAGE_
 class FilterModule(object):
     def filters(self):
         return {
-            "vllm_deploy_plan": _wrap(vllm_deploy_plan),
+            "vllm_deploy_plans": _wrap(vllm_deploy_plans),
+            "vllm_deploy_gpus_per_node": _wrap(vllm_deploy_gpus_per_node),
             "vllm_serve_args": _wrap(vllm_serve_args),
             "vllm_check_extra_args": _wrap(vllm_check_extra_args),
             "vllm_metric_names": _wrap(vllm_metric_names),
