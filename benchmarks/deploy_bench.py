@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark vllm_deploy against `kubectl apply --server-side` of the very same objects.
 
 On the local test bed (hack/testbed.sh up), for two models (the molecule/vllm_deploy ones):
@@ -106,7 +106,7 @@ def main():
             results["role_rerun"].append(took)
 
             # the same objects, for kubectl: read back, strip server-owned fields, other namespace
-            _, proc = run(kubectl + ["get", ",".join(KINDS), "-n", NS_ROLE, "-l",
+            _took, proc = run(kubectl + ["get", ",".join(KINDS), "-n", NS_ROLE, "-l",
                                      "app.kubernetes.io/managed-by=llmops.vllm_serving", "-o", "json"], env)
             items = json.loads(proc.stdout)["items"]
             for obj in items:
@@ -123,7 +123,7 @@ def main():
             with open(manifest, "w") as handle:
                 json.dump({"apiVersion": "v1", "kind": "List", "items": items}, handle)
             run(kubectl + ["create", "namespace", NS_KUBECTL], env)
-            took, _ = run(kubectl + ["apply", "--server-side", "--field-manager", "bench", "-f", manifest], env)
+            took, _proc = run(kubectl + ["apply", "--server-side", "--field-manager", "bench", "-f", manifest], env)
             results["kubectl_create"].append(took)
             took, proc = run(kubectl + ["apply", "--server-side", "--field-manager", "bench", "-f", manifest], env)
             results["kubectl_rerun"].append(took)

@@ -200,10 +200,9 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         problems.append("model %s: vllm_sizing refused it: %s" % (name, sizing.get("msg")))
     elif not sizing.get("fits", False):
         reasons = sizing.get("reasons") or ["vllm_sizing reported fits=false"]
-        problems.append("model %s does not fit %s with tensor_parallel_size=%d pipeline_parallel_size=%d: %s; "
-                        "recommendations: %s" % (name, model.get("gpu_product") or "its GPUs", tp, pp,
-                                                  "; ".join(reasons), json.dumps(sizing.get("recommendations") or {},
-                                                                                 sort_keys=True)))
+        recommended = json.dumps(sizing.get("recommendations") or {}, sort_keys=True)
+        problems.append("model %s does not fit %s with tensor_parallel_size=%d pipeline_parallel_size=%d: %s; recommendations: %s"
+                        % (name, model.get("gpu_product") or "its GPUs", tp, pp, "; ".join(reasons), recommended))
     # --- parallelism (vllm_parallel contract) ---
     if parallel.get("failed") or "valid" not in parallel:
         problems.append("model %s: vllm_parallel refused it: %s" % (name, parallel.get("msg")))
@@ -242,7 +241,7 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
                            ", ".join("%s=%d" % (n["name"], free.get(n["name"], 0)) for n in candidates)))
     elif candidates and gpus_per_pod:
         # spread: one pod at a time onto the node with the most free GPUs
-        for _ in range(needed):
+        for _slot in range(needed):
             best = max(candidates, key=lambda n: (free.get(n["name"], 0), n["name"]))
             free[best["name"]] = free.get(best["name"], 0) - gpus_per_pod
 

@@ -130,8 +130,8 @@ def test_autoscaling_checks():
     assert "never both" in result["problems"][0]
     result = _plan([_model(autoscaling={"kind": "hpa", "min_replicas": 0})])
     assert "scale-to-zero needs autoscaling.kind: keda" in result["problems"][0]
-    result = _plan([_model(tensor_parallel_size=8, replicas=1, autoscaling={"kind": "keda", "min_replicas": 0,
-                                                                          "max_replicas": 3})])
+    keda = {"kind": "keda", "min_replicas": 0, "max_replicas": 3}
+    result = _plan([_model(tensor_parallel_size=8, replicas=1, autoscaling=keda)])
     assert result["problems"] == []
     assert "max_replicas=3 needs 3 pod(s) of 8 GPUs" in result["warnings"][0]
     p = _plan([_model(autoscaling={"kind": "keda", "min_replicas": 0, "max_replicas": 4})])["plans"][0]
