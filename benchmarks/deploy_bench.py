@@ -106,8 +106,8 @@ def main():
             results["role_rerun"].append(took)
 
             # the same objects, for kubectl: read back, strip server-owned fields, other namespace
-            _took, proc = run(kubectl + ["get", ",".join(KINDS), "-n", NS_ROLE, "-l",
-                                     "app.kubernetes.io/managed-by=llmops.vllm_serving", "-o", "json"], env)
+            selector = "app.kubernetes.io/managed-by=llmops.vllm_serving"
+            _took, proc = run(kubectl + ["get", ",".join(KINDS), "-n", NS_ROLE, "-l", selector, "-o", "json"], env)
             items = json.loads(proc.stdout)["items"]
             for obj in items:
                 meta = obj["metadata"]
