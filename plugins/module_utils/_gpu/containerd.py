@@ -26,6 +26,7 @@ import os
 import re
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._merge import deep_merge
 
 try:  # Python 3.11+
     import tomllib as _toml_reader
@@ -95,16 +96,6 @@ def dumps(data):
 
     emit(data, [])
     return "\n".join(out).lstrip("\n") + "\n"
-
-
-def deep_merge(base, over):
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def major_version(version):

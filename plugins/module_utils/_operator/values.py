@@ -16,9 +16,8 @@ Keys are the chart's real ones (NVIDIA gpu-operator ``deployments/gpu-operator/v
 
 from __future__ import annotations
 
-import copy
-
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._merge import deep_merge
 
 #: chart components whose image ``repository`` a private registry replaces
 IMAGE_COMPONENTS = (
@@ -28,17 +27,6 @@ IMAGE_COMPONENTS = (
 )
 MIG_STRATEGIES = ("none", "single", "mixed")
 RUNTIMES = ("containerd", "crio", "docker")
-
-
-def _merge(base, override):
-    """Deep-merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def node_view(facts):
@@ -130,7 +118,7 @@ def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="con
         for comp in IMAGE_COMPONENTS:
             values.setdefault(comp, {})["repository"] = registry
         decisions.append("images: every component pulled from %s (air-gapped mirror)" % registry)
-    return _merge(values, extra_values), decisions
+    return deep_merge(values, extra_values), decisions
 
 
 def time_slicing_config(replicas):
