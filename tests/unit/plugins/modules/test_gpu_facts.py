@@ -3,9 +3,7 @@ file) against fixture trees, a replayed nvidia-smi and real files."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -19,17 +17,7 @@ from gpu_helpers import NVSMI_NO_DRIVER, NVSMI_NO_DRIVER_RC, fake_smi, make_root
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import containerd  # noqa: E402
 
 
-def run_module(name, tmp_path, args, check_mode=False, diff=False):
-    path = tmp_path / ("args-%s.json" % name)
-    margs = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": margs}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"))
-    proc = subprocess.run([sys.executable, "-m", "ansible_collections.llmops.vllm_serving.plugins.modules." + name, str(path)],
-                          check=False, capture_output=True, text=True, env=env, cwd=str(tmp_path))
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module %s printed no JSON (rc=%s): %s %s" % (name, proc.returncode, proc.stdout, proc.stderr)) from None
+from module_runner import run_module  # noqa: E402
 
 
 def test_gpu_facts_h200_replay(tmp_path):

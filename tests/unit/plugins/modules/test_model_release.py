@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -17,25 +15,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils"
 from store_helpers import make_model, tree_sha256  # noqa: E402
 
 
+import module_runner  # noqa: E402
+
+
 def run_module(tmp_path, args, check_mode=False, diff=False):
-    path = tmp_path / "args-model_release.json"
-    margs = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": margs}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.llmops.vllm_serving.plugins.modules.model_release", str(path)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(tmp_path),
-    )
-    try:
-        res = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError(f"model_release printed no JSON (rc={proc.returncode}): {proc.stdout} {proc.stderr}") from None
-    res["_raw"] = proc.stdout
-    return res
+    return module_runner.run_module("model_release", tmp_path, args, check_mode=check_mode, diff=diff)
 
 
 @pytest.fixture

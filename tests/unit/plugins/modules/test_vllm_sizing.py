@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,16 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
 CONFIGS = os.path.join(ROOT, "tests", "fixtures", "model_configs")
 
 
-def run_module(name, tmp_path, args, check_mode=False):
-    path = tmp_path / ("args-%s.json" % name)
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode)}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".build", "collections"))
-    proc = subprocess.run([sys.executable, "-m", "ansible_collections.llmops.vllm_serving.plugins.modules." + name, str(path)],
-                          check=False, capture_output=True, text=True, env=env, cwd=str(tmp_path))
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module %s printed no JSON (rc=%s): %s %s" % (name, proc.returncode, proc.stdout, proc.stderr)) from None
+from module_runner import run_module  # noqa: E402
 
 
 LLAMA = os.path.join(CONFIGS, "meta-llama--Llama-3.1-8B-Instruct")
