@@ -30,6 +30,8 @@ if [[ -e $shadow && ! -L $shadow ]]; then
   mv "$shadow" "$HOME/.ansible/llmops-vllm_serving.shadowed.$$"
 fi
 hack/testbed.sh build
+# node-level scenarios use podman from their first step (destroy): install it now, not on first use
+hack/podman-setup.sh
 # kubectl and helm of the test bed (kubernetes.core.helm runs `helm`)
 export PATH=${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}/bin/current:$PATH
 
