@@ -92,17 +92,27 @@ def _quant_reasons(arch: ModelArch, tp: int) -> list[str]:
             elif part % MARLIN_MIN_K:
                 reasons.append(
                     "Weight input_size_per_partition = %d of %s is not divisible by min_thread_k = %d. Consider "
-                    "reducing tensor_parallel_size or running with --quantization gptq." % (part, layer, MARLIN_MIN_K)
+                    "reducing tensor_parallel_size%s." % (part, layer, MARLIN_MIN_K, _non_marlin_hint(name))
                 )
         for layer, size in col_outputs:
             part = size // tp
             if part % MARLIN_MIN_N:
                 reasons.append(
                     "Weight output_size_per_partition = %d of %s is not divisible by min_thread_n = %d. Consider "
-                    "reducing tensor_parallel_size or running with --quantization gptq." % (part, layer, MARLIN_MIN_N)
+                    "reducing tensor_parallel_size%s." % (part, layer, MARLIN_MIN_N, _non_marlin_hint(name))
                 )
         del h
     return reasons
+
+
+def _non_marlin_hint(method):
+    """vLLM's Marlin shape error always suggests `--quantization gptq`; that only loads GPTQ checkpoints.
+    Name the non-Marlin kernel of the checkpoint's own method instead (none exists for compressed-tensors)."""
+    if method in ("awq", "awq_marlin"):
+        return " or running with --quantization awq (the non-Marlin AWQ kernel)"
+    if method in ("gptq", "gptq_marlin"):
+        return " or running with --quantization gptq (the non-Marlin GPTQ kernel)"
+    return ""
 
 
 def valid_tp_sizes(arch: ModelArch, limit: int = 64) -> list[int]:

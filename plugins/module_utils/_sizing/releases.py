@@ -72,7 +72,8 @@ def release(version=None) -> Release:
     text = str(version) if version else DEFAULT_VLLM_VERSION
     key = parse_version(text)
     if key < (0, 5, 0):
-        raise LlmopsError("vllm_version=%r is older than 0.5, which this collection does not model; use >= 0.6" % (text,))
+        raise LlmopsError("vllm_version=%s is older than 0.5.0, the oldest release whose memory behaviour this "
+                          "collection models; use 0.5.0 or newer (default %s)" % (text, DEFAULT_VLLM_VERSION))
     if key < (0, 8, 0):
         return Release(text, key, "v0", nccl_in_budget=True, cudagraph_in_budget=False)
     return Release(

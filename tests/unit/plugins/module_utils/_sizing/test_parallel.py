@@ -78,3 +78,15 @@ def test_bad_numbers(kwargs, needle):
     with pytest.raises(LlmopsError) as err:
         parallel.validate(arch("meta-llama--Llama-3.1-8B-Instruct"), **dict({"tensor_parallel_size": 1}, **kwargs))
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("method, hint", [("awq", "--quantization awq (the non-Marlin AWQ kernel)"),
+                                          ("gptq", "--quantization gptq (the non-Marlin GPTQ kernel)")])
+def test_marlin_shape_hint_names_the_checkpoints_own_kernel(method, hint):
+    # group size 32: 27648 / 16 = 1728 is 54 groups (aligned) but not a multiple of Marlin's min_thread_k 128
+    config = load("Qwen--Qwen2.5-32B-Instruct-AWQ")
+    config["quantization_config"] = dict(config["quantization_config"], quant_method=method, group_size=32)
+    reasons = [r for r in parallel.tp_reasons(normalize_config(config), 16) if "min_thread_k" in r]
+    assert reasons and all(r.endswith(hint + ".") for r in reasons)
+    if method == "awq":
+        assert not any("--quantization gptq" in r for r in reasons)

@@ -119,3 +119,11 @@ def test_metric_names_current():
 def test_kv_cache_dtype_choices():
     assert releases.kv_cache_dtype_choices("0.6.0") == ["auto", "fp8", "fp8_e5m2", "fp8_e4m3"]
     assert "fp8_inc" in releases.kv_cache_dtype_choices("0.33.0")
+
+
+def test_sizing_release_message_is_consistent():
+    from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import releases as sizing_releases
+    with pytest.raises(LlmopsError) as err:
+        sizing_releases.release("0.4.3")
+    assert str(err.value) == ("vllm_version=0.4.3 is older than 0.5.0, the oldest release whose memory behaviour "
+                              "this collection models; use 0.5.0 or newer (default 0.33.0)")
