@@ -4,6 +4,8 @@
 """Thin filters over plugins/module_utils/_vllm (vLLM release knowledge and the deployment plan).
 
 - ``vllm_deploy_plans(models, sizings, parallels, nodes, options, pods, canary)`` -> ``{plans, canary, problems}``
+- ``vllm_deploy_models(models, defaults, canary, action)`` -> ``{models, problems}`` (schema check + defaults)
+- ``vllm_deploy_gpu_is_mig(nodes, product)`` -> whether that product's GPUs are MIG slices
 - ``vllm_deploy_gpus_per_node(nodes, product)`` -> largest allocatable nvidia.com/gpu of that product
 - ``vllm_serve_args(settings, vllm_version)`` -> list of ``vllm serve`` arguments (raises on a bad flag)
 - ``vllm_check_extra_args(extra_args, vllm_version)`` -> normalised list (raises on a flag the release lacks)
@@ -19,6 +21,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import args as vargs
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import model_entry
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import plan as vplan
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
 
@@ -37,6 +40,14 @@ def _wrap(func):
 def vllm_deploy_plans(models, sizings, parallels, nodes, options, pods=None, canary=None):
     return vplan.plan_all(list(models), list(sizings), list(parallels), list(nodes), dict(options or {}),
                           list(pods or []), canary)
+
+
+def vllm_deploy_models(models, defaults=None, canary=None, action="none"):
+    return model_entry.merge_models(models, dict(defaults or {}), canary, action)
+
+
+def vllm_deploy_gpu_is_mig(nodes, product):
+    return vplan.is_mig(vplan.summarize_nodes(nodes), product)
 
 
 def vllm_deploy_gpus_per_node(nodes, product):
@@ -64,6 +75,8 @@ class FilterModule(object):
     def filters(self):
         return {
             "vllm_deploy_plans": _wrap(vllm_deploy_plans),
+            "vllm_deploy_models": _wrap(vllm_deploy_models),
+            "vllm_deploy_gpu_is_mig": _wrap(vllm_deploy_gpu_is_mig),
             "vllm_deploy_gpus_per_node": _wrap(vllm_deploy_gpus_per_node),
             "vllm_serve_args": _wrap(vllm_serve_args),
             "vllm_check_extra_args": _wrap(vllm_check_extra_args),

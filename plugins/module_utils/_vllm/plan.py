@@ -25,6 +25,10 @@ MEMORY_LABEL = "nvidia.com/gpu.memory"
 GIB = 1024 ** 3
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_HOST = re.compile(r"^(\*\.)?%s(\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
+_MIG_PRODUCT = re.compile(r"-MIG-\d+g\.\d+gb", re.IGNORECASE)
+_MIG_COUNT_LABEL = re.compile(r"^nvidia\.com/mig-\d+g\.\d+gb\.count$")
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _SUFFIX = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
            "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
@@ -42,6 +46,19 @@ def check_name(name, what="model name"):
             "characters, e.g. %r" % (what, name, MAX_NAME_LEN, _suggest(name))
         )
     return name
+
+
+def check_host(host, what="ingress_host"):
+    """An Ingress host: a lower-case RFC 1123 DNS name (an optional leading '*.' wildcard), no port, no IP."""
+    if host is None:
+        return None
+    text = str(host)
+    if len(text) > 253 or not _HOST.match(text) or re.match(r"^[0-9.]+$", text):
+        raise LlmopsError(
+            "%s=%r is not a host name the Ingress API accepts: it must be a lower-case DNS name "
+            "(RFC 1123: letters, digits, '-' and '.', optionally starting with '*.'), without port, "
+            "path or IP address, e.g. 'llama.example.com'" % (what, host))
+    return text
 
 
 def _suggest(name):
@@ -135,6 +152,24 @@ def gpus_in_use(pod_objects, exclude=None):
     return used
 
 
+def is_mig(nodes, product):
+    """True when the GPUs of ``product`` are MIG slices: a GFD product name with -MIG-<profile> (single
+    strategy), or nodes of that product whose labels say MIG is enabled (mig.config other than
+    all-disabled, or per-profile nvidia.com/mig-<profile>.count labels of the mixed strategy)."""
+    if product and _MIG_PRODUCT.search(str(product)):
+        return True
+    for node in nodes:
+        if product and node["product"] != product:
+            continue
+        labels = node["labels"]
+        if labels.get("nvidia.com/mig.strategy") not in ("single", "mixed"):
+            continue
+        config = labels.get("nvidia.com/mig.config")
+        if (config and config != "all-disabled") or any(_MIG_COUNT_LABEL.match(k) for k in labels):
+            return True
+    return False
+
+
 def gpus_per_node(nodes, product):
     """Largest allocatable nvidia.com/gpu among schedulable nodes of a GPU product (0 when none)."""
     return max([n["gpus"] for n in nodes if n["product"] == product and n["schedulable"]] or [0])
@@ -159,6 +194,72 @@ def placement(model, nodes, tolerations, node_selector=None):
 
 
 # ---------------------------------------------------------------- the plan
+def _prefixed(name, err):
+    """'model <name>: <message>' once, whether or not the core message already names the model."""
+    text = str(err)
+    prefix = "model %s: " % name
+    return text if text.startswith(prefix) else prefix + text
+
+
+def weights_source(model, options):
+    """Where a model's weights come from, decided per model; returns (weights, problems).
+
+    - no ``model``: the store (``model_pvc`` mounted read-only at ``model_mount``, path <mount>/<name>), offline;
+    - ``model`` an absolute path: the store; the path must lie under the mount of a configured ``model_pvc``;
+    - ``model`` a Hugging Face id: the Hub (online, HF_TOKEN from the token Secret when set, the HF cache on
+      ``hf_cache_pvc`` when set, otherwise an emptyDir with a warning); refused when ``offline`` says the pods
+      cannot reach the Hub.
+    """
+    name = model.get("name")
+    mount = str(options.get("model_mount") or "/models").rstrip("/") or "/"
+    pvc = model.get("model_pvc") or None
+    value = model.get("model")
+    out = {"source": "store", "model": value, "pvc": pvc, "mount": mount, "offline": True,
+           "hf_cache_pvc": None, "warnings": []}
+    problems = []
+    if value in (None, ""):
+        out["model"] = "%s/%s" % (mount, name)
+        if not pvc:
+            problems.append(
+                "model %s: no `model` and no model PVC: the pod would have no weights. Stage the model with "
+                "model_store and set model_pvc (or vllm_deploy_model_pvc), or set `model` to a Hugging Face id"
+                % name)
+        return out, problems
+    value = str(value)
+    if value.startswith("/"):
+        under = value == mount or value.startswith(mount + "/")
+        if not pvc or not under:
+            problems.append(
+                "model %s: model=%s is a path in the container, but %s; the container would not find the "
+                "weights (vLLM: 'Invalid repository ID or local directory specified'). Put the model under "
+                "%s/ on model_pvc, or set `model` to a Hugging Face id to download it"
+                % (name, value, "no model PVC is configured" if not pvc else
+                   "model_pvc=%s is mounted at %s, not above that path" % (pvc, mount), mount))
+        return out, problems
+    out.update({"source": "hub", "offline": False, "pvc": None,
+                "hf_cache_pvc": model.get("hf_cache_pvc") or None})
+    on_store = [a.get("path") for a in model.get("lora_adapters") or []
+                if isinstance(a, dict) and str(a.get("path") or "").startswith(mount + "/")]
+    if on_store:
+        if pvc:
+            out["pvc"] = pvc  # mounted for the adapters only; the base model still comes from the Hub
+        else:
+            problems.append("model %s: LoRA adapter path(s) %s lie under %s, but no model PVC is configured to "
+                            "mount there; set model_pvc or give the adapters' paths where the image has them"
+                            % (name, ", ".join(on_store), mount))
+    if options.get("offline"):
+        problems.append(
+            "model %s: model=%s is a Hugging Face id, but vllm_deploy_offline is true (the pods cannot reach "
+            "the Hub), so the pod could not download it. Stage it with model_store and leave `model` out "
+            "(weights from %s/%s on the model PVC)" % (name, value, mount, name))
+    elif not out["hf_cache_pvc"]:
+        out["warnings"].append(
+            "model %s: weights of %s are downloaded from the Hugging Face Hub into an emptyDir: every pod "
+            "(re)start downloads them again; set hf_cache_pvc (or vllm_deploy_hf_cache_pvc) to keep them, or "
+            "stage the model with model_store" % (name, value))
+    return out, problems
+
+
 def _sizing_value(sizing, key):
     recs = sizing.get("recommendations") or {}
     return recs.get(key)
@@ -186,11 +287,18 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     except LlmopsError as err:
         return None, ["model %s: %s" % (name, err)]
     if model.get("served_model_name") is not None and not str(model["served_model_name"]).strip():
-        problems.append("model %s: served_model_name is empty" % name)
+        problems.append("model %s: served_model_name is empty; leave it out to serve the model as %r"
+                        % (name, name))
+    try:
+        check_host(model.get("ingress_host"))
+    except LlmopsError as err:
+        problems.append("model %s: %s" % (name, err))
+    weights, found = weights_source(model, options)
+    problems.extend(found)
 
     tp = int(model.get("tensor_parallel_size") or 1)
     pp = int(model.get("pipeline_parallel_size") or 1)
-    replicas = int(model.get("replicas", 1))
+    replicas = int(model.get("replicas") if model.get("replicas") is not None else 1)
     if replicas < 0:
         problems.append("model %s: replicas=%d must be 0 or more" % (name, replicas))
 
@@ -250,8 +358,11 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     settings["tensor_parallel_size"] = tp
     settings["pipeline_parallel_size"] = pp
     settings.setdefault("served_model_name", name)
-    if settings.get("max_model_len") is None:
-        settings["max_model_len"] = _sizing_value(sizing, "max_model_len")
+    settings["model"] = weights["model"]
+    if settings.get("max_model_len") in (None, -1):
+        # unset or -1 (auto, as vllm_sizing reads it): the longest length that fits, pinned so the
+        # thresholds below and vLLM agree; 0 means nothing fits and the sizing problem says so already
+        settings["max_model_len"] = _sizing_value(sizing, "max_model_len") or None
     if multi_node:
         settings.setdefault("distributed_executor_backend", "ray")
     adapters = settings.get("lora_adapters") or []
@@ -260,7 +371,7 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     try:
         serve_args = vargs.render_serve_args(settings, version, port=options.get("container_port", 8000))
     except LlmopsError as err:
-        problems.append("model %s: %s" % (name, err))
+        problems.append(_prefixed(name, err))
         serve_args = []
 
     # --- resources from sizing ---
@@ -305,7 +416,7 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         problems.append("model %s: HPA needs min_replicas >= 1; scale-to-zero needs autoscaling.kind: keda" % name)
     if kind != "none" and max_r < min_r:
         problems.append("model %s: autoscaling max_replicas=%d < min_replicas=%d" % (name, max_r, min_r))
-    warnings = []
+    warnings = list(weights.pop("warnings"))
     if kind != "none" and candidates and gpus_per_pod and max_r * pods_per_group > slots:
         # not fatal: a cluster autoscaler may add nodes; the extra replicas would stay Pending otherwise
         warnings.append("model %s: autoscaling max_replicas=%d needs %d pod(s) of %d GPUs but the matching nodes "
@@ -369,7 +480,8 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         "lora_adapters": adapters,
         "warnings": warnings,
         "ingress_host": model.get("ingress_host"),
-        "model_pvc": model.get("model_pvc"),
+        "model_pvc": weights["pvc"],
+        "weights": weights,
         "sizing": {k: sizing.get(k) for k in ("weights_gib", "kv_cache_gib", "kv_cache_tokens",
                                               "max_concurrency", "kv_bytes_per_token")},
     }

@@ -34,7 +34,7 @@ PARALLEL = {"valid": True, "reasons": [], "valid_tensor_parallel_sizes": [1, 2, 
 
 
 def _model(**kw):
-    base = {"name": "llama-8b", "model": "/models/llama-8b", "gpu_product": "NVIDIA-H100-80GB-HBM3",
+    base = {"name": "llama-8b", "model": "/models/llama-8b", "model_pvc": "models", "gpu_product": "NVIDIA-H100-80GB-HBM3",
             "tensor_parallel_size": 1, "replicas": 2, "max_model_len": 8192}
     base.update(kw)
     return base
@@ -190,3 +190,92 @@ def test_promote_counts_the_promoted_canary_as_free():
     # without promote the canary's 2 GPUs are taken: a TP4 pod does not fit the 4-GPU node
     assert "room for 0" in _plan([model], pods=pods)["problems"][0]
     assert _plan([model], pods=pods, promote_model="llama-8b")["problems"] == []
+
+
+# ---------------------------------------------------------------- issue 14: weights, hosts, MIG, messages
+def _weights(**kw):
+    return plan.weights_source(dict({"name": "m1"}, **kw), {"model_mount": "/models"})
+
+
+def test_weights_from_the_store_when_no_model_is_given():
+    weights, problems = _weights(model_pvc="store")
+    assert problems == [] and weights["source"] == "store" and weights["offline"] is True
+    assert weights["model"] == "/models/m1" and weights["pvc"] == "store"
+
+
+def test_weights_path_outside_the_mount_is_refused():
+    _w, problems = _weights(model="/data/m1", model_pvc="store")
+    assert len(problems) == 1 and "model=/data/m1 is a path in the container" in problems[0]
+    assert "not above that path" in problems[0]
+    _w, problems = _weights(model="/models/m1")
+    assert "no model PVC is configured" in problems[0]
+
+
+def test_hub_model_is_online_and_does_not_mount_the_store():
+    weights, problems = _weights(model="meta-llama/Llama-3.1-8B-Instruct", model_pvc="store")
+    assert problems == [] and weights["source"] == "hub" and weights["offline"] is False
+    assert weights["pvc"] is None and weights["hf_cache_pvc"] is None
+    assert "downloaded from the Hugging Face Hub into an emptyDir" in weights["warnings"][0]
+    weights, _p = _weights(model="meta-llama/Llama-3.1-8B-Instruct", hf_cache_pvc="hf")
+    assert weights["hf_cache_pvc"] == "hf" and weights["warnings"] == []
+
+
+def test_hub_model_on_an_offline_site_is_refused():
+    _w, problems = plan.weights_source({"name": "m1", "model": "org/x"}, {"model_mount": "/models", "offline": True})
+    assert "is a Hugging Face id, but vllm_deploy_offline is true" in problems[0]
+
+
+def test_no_model_and_no_pvc_is_refused():
+    _w, problems = _weights()
+    assert "no `model` and no model PVC" in problems[0]
+
+
+def test_rendered_pod_environment_follows_the_weights_source():
+    result = _plan([_model(name="hub", model="meta-llama/Llama-3.1-8B-Instruct", model_pvc="models", replicas=1),
+                    _model(name="store", model=None, replicas=1)])
+    hub, store = result["plans"]
+    assert hub["weights"]["offline"] is False and hub["model_pvc"] is None
+    assert hub["args"][0] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert store["weights"]["offline"] is True and store["args"][0] == "/models/store"
+
+
+@pytest.mark.parametrize("host", ["bad host!", "Llama.example.com", "llama.example.com:443", "10.0.0.1", "a..b"])
+def test_bad_ingress_hosts_are_refused_in_the_core(host):
+    result = _plan([_model(ingress_host=host)])
+    assert any("ingress_host=%r is not a host name" % host in p for p in result["problems"])
+
+
+@pytest.mark.parametrize("host", ["llama.example.com", "*.models.example.com", "llama"])
+def test_good_ingress_hosts_pass(host):
+    assert _plan([_model(ingress_host=host)])["problems"] == []
+
+
+def test_mig_from_product_name_and_labels():
+    nodes = plan.summarize_nodes([
+        _node("a100-mig", "NVIDIA-A100-SXM4-40GB-MIG-3g.20gb", 2),
+        dict(_node("a100-mixed", "NVIDIA-A100-SXM4-80GB", 0),
+             metadata={"name": "a100-mixed", "labels": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+                                                        "nvidia.com/mig.strategy": "mixed",
+                                                        "nvidia.com/mig-3g.40gb.count": "2"}}),
+        _node("h100", "NVIDIA-H100-80GB-HBM3", 8)])
+    assert plan.is_mig(nodes, "NVIDIA-A100-SXM4-40GB-MIG-3g.20gb")
+    assert plan.is_mig(nodes, "NVIDIA-A100-SXM4-80GB")
+    assert not plan.is_mig(nodes, "NVIDIA-H100-80GB-HBM3")
+
+
+def test_no_false_max_model_len_problem_when_nothing_fits():
+    misfit = dict(SIZING, fits=False, reasons=["Model weights need 131.45 GiB per GPU but the GPU has 44.42 GiB"],
+                  recommendations=dict(SIZING["recommendations"], max_model_len=0))
+    problems = _plan([_model(max_model_len=None)], sizings=[misfit])["problems"]
+    assert len(problems) == 1 and "does not fit" in problems[0]
+    assert not any("max_model_len=0" in p for p in problems)
+
+
+def test_max_model_len_minus_one_means_the_longest_that_fits():
+    p = _plan([_model(max_model_len=-1)])["plans"][0]
+    assert p["args"][p["args"].index("--max-model-len") + 1] == "131072"
+
+
+def test_messages_name_the_model_once():
+    problems = _plan([_model(gpu_memory_utilization=1.5)])["problems"]
+    assert problems == ["model llama-8b: gpu_memory_utilization=1.5 must be in (0, 1], e.g. 0.9"]
