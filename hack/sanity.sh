@@ -9,6 +9,11 @@ rm -rf "$WORK"; mkdir -p "$DEST"
 cd "$ROOT"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done \
   | tar --null -T - -cf - | tar -C "$DEST" -xf -
+# collections ours depends on (galaxy.yml dependencies), beside it as ansible-test expects: validate-modules
+# resolves kubernetes.core.k8s_auth_options (k8s_apply_set) and the import test loads its module_utils
+SITE=$("$ROOT/.venv/bin/python" -c 'import ansible_collections,os;print(os.path.dirname(ansible_collections.__path__[0]))')
+mkdir -p "$WORK/ansible_collections/kubernetes"
+cp -a "$SITE/ansible_collections/kubernetes/core" "$WORK/ansible_collections/kubernetes/core"
 # ansible-test bootstraps pip in its venvs with a script from ci-files.testing.ansible.com (unreachable here)
 for v in $(grep -ho "^pip==[0-9.]*" "$(python -c 'import ansible_test,os;print(os.path.dirname(ansible_test.__file__))')"/_data/requirements/*.txt | sort -u | cut -d= -f3) 24.2; do
   mkdir -p ~/.ansible/test/cache
