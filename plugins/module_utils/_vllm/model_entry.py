@@ -43,6 +43,7 @@ MODEL_KEYS = {
     "extra_args": ("list", "further vLLM flags, checked against the release"),
     "autoscaling": ("dict", "per-model autoscaling settings"),
     "ingress_host": ("str", "host name of the model's Ingress"),
+    "smoke_test": ("bool", "smoke-test this model after its rollout (default: vllm_deploy_smoke_test)"),
 }
 AUTOSCALING_KEYS = {
     "kind": ("str", "none | hpa | keda"),

@@ -480,6 +480,8 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         "lora_adapters": adapters,
         "warnings": warnings,
         "ingress_host": model.get("ingress_host"),
+        "smoke_test": bool(options.get("smoke_test", True)) if model.get("smoke_test") is None
+        else bool(model["smoke_test"]),
         "model_pvc": weights["pvc"],
         "weights": weights,
         "sizing": {k: sizing.get(k) for k in ("weights_gib", "kv_cache_gib", "kv_cache_tokens",

@@ -279,3 +279,10 @@ def test_max_model_len_minus_one_means_the_longest_that_fits():
 def test_messages_name_the_model_once():
     problems = _plan([_model(gpu_memory_utilization=1.5)])["problems"]
     assert problems == ["model llama-8b: gpu_memory_utilization=1.5 must be in (0, 1], e.g. 0.9"]
+
+
+def test_smoke_test_per_model_overrides_the_role_default():
+    result = _plan([_model(name="a"), _model(name="b", smoke_test=False)], smoke_test=True)
+    assert [p["smoke_test"] for p in result["plans"]] == [True, False]
+    result = _plan([_model(name="a"), _model(name="b", smoke_test=True)], smoke_test=False)
+    assert [p["smoke_test"] for p in result["plans"]] == [False, True]
