@@ -116,15 +116,17 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._k8s import applyset
 
+# the auth options (pure Python) are kubernetes.core's own, as in its k8s module; the client needs the
+# kubernetes library, which may be missing on the controller: then the module fails saying so
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
 try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from kubernetes.client.rest import ApiException
     from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
     HAS_K8S = True
     K8S_IMPORT_ERROR = None
 except ImportError:
-    AUTH_ARG_SPEC = {}
     HAS_K8S = False
     K8S_IMPORT_ERROR = traceback.format_exc()
 
