@@ -21,6 +21,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import args as vargs
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import manifests
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import model_entry
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import plan as vplan
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
@@ -44,6 +45,10 @@ def vllm_deploy_plans(models, sizings, parallels, nodes, options, pods=None, can
 
 def vllm_deploy_models(models, defaults=None, canary=None, action="none"):
     return model_entry.merge_models(models, dict(defaults or {}), canary, action)
+
+
+def vllm_deploy_kinds(track="stable"):
+    return manifests.kinds(track)
 
 
 def vllm_deploy_gpu_is_mig(nodes, product):
@@ -77,6 +82,7 @@ class FilterModule(object):
             "vllm_deploy_plans": _wrap(vllm_deploy_plans),
             "vllm_deploy_models": _wrap(vllm_deploy_models),
             "vllm_deploy_gpu_is_mig": _wrap(vllm_deploy_gpu_is_mig),
+            "vllm_deploy_kinds": _wrap(vllm_deploy_kinds),
             "vllm_deploy_gpus_per_node": _wrap(vllm_deploy_gpus_per_node),
             "vllm_serve_args": _wrap(vllm_serve_args),
             "vllm_check_extra_args": _wrap(vllm_check_extra_args),

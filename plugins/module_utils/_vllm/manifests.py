@@ -1,0 +1,457 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, llmops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every Kubernetes object of a model, rendered from its plan (plan.py) in Python.
+
+One registry of kinds (``KINDS``) is read by everything that needs to know what the role owns: the
+render, the apply set's prune list, state=absent, the canary's kinds and the CRD check. Adding a kind is
+one ``Kind`` entry plus its render function (and a test in tests/unit/.../test_manifests.py).
+
+``settings`` are the role's variables without the ``vllm_deploy_`` prefix (``DEFAULT_SETTINGS`` holds
+their defaults, the same as roles/vllm_deploy/defaults/main.yml; a test keeps them equal).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import shlex
+from collections import namedtuple
+
+MANAGED_BY = "llmops.vllm_serving"
+
+DEFAULT_SETTINGS = {
+    "namespace": "llm-serving",
+    "release": "vllm",
+    "create_namespace": True,
+    "image_pull_policy": "IfNotPresent",
+    "image_pull_secrets": [],
+    "container_port": 8000,
+    "model_mount": "/models",
+    "hf_token_secret": {"name": "", "key": "token"},
+    "api_key_secret": {"name": "", "key": "api-key"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "node_selector": {},
+    "priority_class": "",
+    "max_surge": 1,
+    "spread_policy": "DoNotSchedule",
+    "cpu_per_gpu": 2,
+    "resource_requests": {},
+    "run_as_user": None,
+    "service_account": "",
+    "service_type": "ClusterIP",
+    "ingress_enabled": True,
+    "ingress_class": "nginx",
+    "ingress_timeout_s": 3600,
+    "ingress_tls_secret": "",
+    "ingress_annotations": {},
+    "hpa_metric_prefix": "vllm_",
+    "monitor_kind": "podmonitor",
+    "monitor_labels": {},
+    "monitor_interval": "15s",
+    "prometheus_rules": True,
+    "pdb_enabled": True,
+    "network_policy": True,
+    "network_policy_namespaces": ["ingress-nginx", "monitoring"],
+    "canary": {},
+}
+
+# name: registry key; crd: the CRD it needs (None for built-in kinds); canary: the canary track has it;
+# render(plan, ctx) -> object or None
+Kind = namedtuple("Kind", "name api_version kind crd canary render")
+
+
+class _Ctx(object):
+    """What every render function of one model needs, computed once."""
+
+    def __init__(self, plan, settings, track, live_replicas):
+        self.plan = plan
+        self.s = settings
+        self.track = track
+        self.canary = track == "canary"
+        self.obj = plan["name"] + ("-canary" if self.canary else "")
+        self.ns = settings["namespace"]
+        self.selector = {"app.kubernetes.io/instance": settings["release"], "llmops.io/model": plan["name"],
+                         "llmops.io/track": track}
+        self.model_selector = {"app.kubernetes.io/instance": settings["release"], "llmops.io/model": plan["name"]}
+        self.labels = dict(self.selector, **{
+            "app.kubernetes.io/name": "vllm", "app.kubernetes.io/component": "inference-server",
+            "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/version": plan["vllm_version"]})
+        self.autoscaled = plan["autoscaling"]["kind"] != "none" and not self.canary
+        self.live_replicas = live_replicas or {}
+
+    def meta(self, labels=None, annotations=None):
+        out = {"name": self.obj, "namespace": self.ns, "labels": dict(labels or self.labels)}
+        if annotations:
+            out["annotations"] = annotations
+        return out
+
+
+def _surge(settings):
+    surge = int(settings["max_surge"])
+    return {"maxSurge": surge, "maxUnavailable": 0 if surge > 0 else 1}
+
+
+def _pod_spec(ctx, role):
+    plan, s = ctx.plan, ctx.s
+    leader = role in ("single", "leader")
+    weights = plan.get("weights") or {}
+    env = [{"name": "VLLM_NO_USAGE_STATS", "value": "1"}, {"name": "DO_NOT_TRACK", "value": "1"}]
+    if weights.get("offline"):
+        env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
+    hf, api = s.get("hf_token_secret") or {}, s.get("api_key_secret") or {}
+    if hf.get("name"):
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": hf["name"], "key": hf.get("key") or "token"}}})
+    if api.get("name") and leader:
+        env.append({"name": "VLLM_API_KEY",
+                    "valueFrom": {"secretKeyRef": {"name": api["name"], "key": api.get("key") or "api-key"}}})
+    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}, {"name": "cache", "mountPath": "/root/.cache"}]
+    volumes = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": plan["shm_size"]}},
+               {"name": "cache", "emptyDir": {}}]
+    if weights.get("hf_cache_pvc"):
+        mounts.append({"name": "hf-cache", "mountPath": "/root/.cache/huggingface"})
+        volumes.append({"name": "hf-cache", "persistentVolumeClaim": {"claimName": weights["hf_cache_pvc"]}})
+    if weights.get("pvc"):
+        mounts.append({"name": "model", "mountPath": s["model_mount"], "readOnly": True})
+        volumes.append({"name": "model", "persistentVolumeClaim": {"claimName": weights["pvc"], "readOnly": True}})
+    pod_security = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if s.get("run_as_user") is not None:
+        uid = int(s["run_as_user"])
+        pod_security.update({"runAsNonRoot": True, "runAsUser": uid, "fsGroup": uid})
+
+    def probe(**kw):
+        return dict({"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}, **kw)
+    requests = s.get("resource_requests") or {}
+    cpu = max(2, plan["gpus_per_pod"] * int(s["cpu_per_gpu"]))
+    container = {
+        "name": "vllm",
+        "image": plan["image"],
+        "imagePullPolicy": s["image_pull_policy"],
+    }
+    if role == "single":
+        container.update({"command": ["vllm", "serve"], "args": [str(a) for a in plan["args"]]})
+    elif role == "leader":
+        container.update({"command": ["/bin/sh", "-c"], "args": [
+            "ray start --head --port=6379 --block & for i in $(seq 1 120); do ray status >/dev/null 2>&1 && break; "
+            "sleep 5; done; exec vllm serve " + " ".join(shlex.quote(a) for a in plan["args"])]})
+    else:
+        container.update({"command": ["/bin/sh", "-c"], "args": ["exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --block"]})
+    if leader:
+        container["ports"] = [{"name": "http", "containerPort": int(s["container_port"]), "protocol": "TCP"}]
+    container["env"] = env
+    container["resources"] = {
+        "requests": {"cpu": str(requests.get("cpu") or cpu), "memory": requests.get("memory") or plan["memory_limit"],
+                     "nvidia.com/gpu": str(plan["gpus_per_pod"])},
+        "limits": {"memory": plan["memory_limit"], "nvidia.com/gpu": str(plan["gpus_per_pod"])},
+    }
+    if leader:
+        container["startupProbe"] = probe(periodSeconds=plan["probe_period_s"],
+                                          failureThreshold=plan["startup_failure_threshold"])
+        container["readinessProbe"] = probe(periodSeconds=5, failureThreshold=3)
+        container["livenessProbe"] = probe(periodSeconds=10, failureThreshold=3, timeoutSeconds=10)
+        container["lifecycle"] = {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep %s" % plan["prestop_sleep_s"]]}}}
+    container["securityContext"] = {"allowPrivilegeEscalation": False, "privileged": False,
+                                    "readOnlyRootFilesystem": False, "capabilities": {"drop": ["ALL"]}}
+    container["volumeMounts"] = mounts
+    spec = {"terminationGracePeriodSeconds": plan["termination_grace_s"], "automountServiceAccountToken": False}
+    if s.get("service_account"):
+        spec["serviceAccountName"] = s["service_account"]
+    if s.get("priority_class"):
+        spec["priorityClassName"] = s["priority_class"]
+    if s.get("image_pull_secrets"):
+        spec["imagePullSecrets"] = [{"name": n} for n in s["image_pull_secrets"]]
+    spec["securityContext"] = pod_security
+    spec["nodeSelector"] = dict({"nvidia.com/gpu.product": plan["gpu_product"]}, **(s.get("node_selector") or {}))
+    spec["tolerations"] = copy.deepcopy(list(s.get("tolerations") or []))
+    if role == "single":
+        spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                "labelSelector": {"matchLabels": dict(ctx.selector)}}}]}}
+        spec["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": s["spread_policy"],
+            "labelSelector": {"matchLabels": dict(ctx.selector)}, "matchLabelKeys": ["pod-template-hash"]}]
+    spec["containers"] = [container]
+    spec["volumes"] = volumes
+    return spec
+
+
+def render_configmap(plan, ctx):
+    keys = ("tensor_parallel_size", "pipeline_parallel_size", "gpus_per_pod", "pods_per_group", "memory_limit",
+            "shm_size", "capacity", "startup_budget_s", "sizing", "autoscaling", "alerts")
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": dict(ctx.meta(), name=ctx.obj + "-args"),
+            "data": {"vllm-version": str(plan["vllm_version"]), "image": str(plan["image"]),
+                     "args.json": json.dumps(list(plan["args"])),
+                     "plan.json": json.dumps({k: plan.get(k) for k in keys}, sort_keys=True)}}
+
+
+def _checksum(plan):
+    return {"llmops.io/args-checksum": str(plan["args_checksum"])}
+
+
+def render_deployment(plan, ctx):
+    if plan["multi_node"]:
+        return None
+    replicas = plan["replicas"]
+    if ctx.autoscaled:
+        live = int(ctx.live_replicas.get(ctx.obj, plan["replicas"]))
+        replicas = min(max(live, plan["autoscaling"]["min_replicas"]), plan["autoscaling"]["max_replicas"])
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": ctx.meta(annotations=_checksum(plan)), "spec": {
+        "replicas": replicas, "revisionHistoryLimit": 5,
+        "progressDeadlineSeconds": max(600, plan["startup_budget_s"] + 120),
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": _surge(ctx.s)},
+        "selector": {"matchLabels": dict(ctx.selector)},
+        "template": {"metadata": {"labels": dict(ctx.labels), "annotations": dict(
+            _checksum(plan), **{"kubectl.kubernetes.io/default-container": "vllm"})},
+            "spec": _pod_spec(ctx, "single")}}}
+
+
+def render_leaderworkerset(plan, ctx):
+    if not plan["multi_node"]:
+        return None
+
+    def template(role):
+        return {"metadata": {"labels": dict(ctx.labels, **{"llmops.io/role": role}), "annotations": _checksum(plan)},
+                "spec": _pod_spec(ctx, role)}
+    return {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+            "metadata": ctx.meta(annotations=_checksum(plan)), "spec": {
+                "replicas": plan["replicas"], "startupPolicy": "LeaderCreated",
+                "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": _surge(ctx.s)},
+                "leaderWorkerTemplate": {"size": plan["pods_per_group"], "restartPolicy": "RecreateGroupOnPodRestart",
+                                         "leaderTemplate": template("leader"), "workerTemplate": template("worker")}}}
+
+
+def render_service(plan, ctx):
+    selector = dict(ctx.selector, **{"llmops.io/role": "leader"}) if plan["multi_node"] else dict(ctx.selector)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": ctx.meta(), "spec": {
+        "type": ctx.s["service_type"], "selector": selector,
+        "ports": [{"name": "http", "port": int(ctx.s["container_port"]), "targetPort": "http", "protocol": "TCP"}]}}
+
+
+def render_ingress(plan, ctx):
+    s = ctx.s
+    if not (s["ingress_enabled"] and plan.get("ingress_host")):
+        return None
+    timeout = str(s["ingress_timeout_s"])
+    ann = {"nginx.ingress.kubernetes.io/proxy-read-timeout": timeout,
+           "nginx.ingress.kubernetes.io/proxy-send-timeout": timeout,
+           "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+           "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+           "nginx.ingress.kubernetes.io/proxy-body-size": "64m"}
+    ann.update(s.get("ingress_annotations") or {})
+    if ctx.canary:
+        ann.update({"nginx.ingress.kubernetes.io/canary": "true",
+                    "nginx.ingress.kubernetes.io/canary-weight": str((s.get("canary") or {}).get("weight", 10))})
+    spec = {"ingressClassName": s["ingress_class"]}
+    if s.get("ingress_tls_secret") and not ctx.canary:
+        spec["tls"] = [{"hosts": [plan["ingress_host"]], "secretName": s["ingress_tls_secret"]}]
+    spec["rules"] = [{"host": plan["ingress_host"], "http": {"paths": [{
+        "path": "/", "pathType": "Prefix",
+        "backend": {"service": {"name": ctx.obj, "port": {"name": "http"}}}}]}}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": ctx.meta(annotations=ann), "spec": spec}
+
+
+def render_hpa(plan, ctx):
+    auto = plan["autoscaling"]
+    if not (ctx.autoscaled and auto["kind"] == "hpa"):
+        return None
+    prefix, m = ctx.s["hpa_metric_prefix"], plan["metrics"]
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": ctx.meta(), "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.obj},
+        "minReplicas": auto["min_replicas"], "maxReplicas": auto["max_replicas"],
+        "metrics": [
+            {"type": "Pods", "pods": {"metric": {"name": prefix + m["num_requests_waiting"].split(":")[-1]},
+                                      "target": {"type": "AverageValue", "averageValue": str(auto["waiting_target"])}}},
+            {"type": "Pods", "pods": {"metric": {"name": prefix + m["kv_cache_usage"].split(":")[-1]},
+                                      "target": {"type": "AverageValue",
+                                                 "averageValue": "%dm" % int(round(auto["kv_cache_target"] * 1000))}}}],
+        "behavior": {
+            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+            "scaleDown": {"stabilizationWindowSeconds": auto["scale_down_stabilization_s"],
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}}}
+
+
+def _sel(ctx):
+    return '{namespace="%s",model_name="%s"}' % (ctx.ns, ctx.plan["served_model_name"])
+
+
+def render_scaledobject(plan, ctx):
+    auto = plan["autoscaling"]
+    if not (ctx.autoscaled and auto["kind"] == "keda"):
+        return None
+    m = plan["metrics"]
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": ctx.meta(), "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.obj},
+        "minReplicaCount": auto["min_replicas"], "maxReplicaCount": auto["max_replicas"],
+        "pollingInterval": 15, "cooldownPeriod": auto["scale_down_stabilization_s"],
+        "triggers": [
+            {"type": "prometheus", "name": "waiting-requests", "metricType": "AverageValue", "metadata": {
+                "serverAddress": auto["prometheus_address"],
+                "query": "sum(%s%s)" % (m["num_requests_waiting"], _sel(ctx)),
+                "threshold": str(auto["waiting_target"]), "activationThreshold": "0"}},
+            {"type": "prometheus", "name": "kv-cache-usage", "metricType": "Value", "metadata": {
+                "serverAddress": auto["prometheus_address"],
+                "query": "avg(%s%s)" % (m["kv_cache_usage"], _sel(ctx)),
+                "threshold": str(auto["kv_cache_target"])}}]}}
+
+
+def render_pdb(plan, ctx):
+    if not ctx.s["pdb_enabled"] or ctx.canary or plan["multi_node"]:
+        return None
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": ctx.meta(),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(ctx.selector)}}}
+
+
+def _monitor(plan, ctx, kind, endpoints_key):
+    if ctx.canary or ctx.s["monitor_kind"] != kind.lower():
+        return None
+    labels = dict(ctx.labels, **(ctx.s.get("monitor_labels") or {}))
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "metadata": ctx.meta(labels=labels), "spec": {
+        "selector": {"matchLabels": dict(ctx.model_selector)},
+        endpoints_key: [{"port": "http", "path": "/metrics", "interval": ctx.s["monitor_interval"]}]}}
+
+
+def render_podmonitor(plan, ctx):
+    return _monitor(plan, ctx, "PodMonitor", "podMetricsEndpoints")
+
+
+def render_servicemonitor(plan, ctx):
+    return _monitor(plan, ctx, "ServiceMonitor", "endpoints")
+
+
+def render_prometheusrule(plan, ctx):
+    if ctx.canary or not ctx.s["prometheus_rules"]:
+        return None
+    m, a, served, name = plan["metrics"], plan["alerts"], plan["served_model_name"], plan["name"]
+    sel = _sel(ctx)
+    podsel = '{namespace="%s",pod=~"%s-.*",handler=~"/v1/.*"' % (ctx.ns, name)
+
+    def rule(alert, expr, duration, severity, summary, description=None):
+        ann = {"summary": summary}
+        if description:
+            ann["description"] = description
+        return {"alert": alert, "expr": expr, "for": duration, "labels": {"severity": severity, "model": name},
+                "annotations": ann}
+    rules = [
+        rule("VllmKvCacheNearlyFull", "max(%s%s) > %s" % (m["kv_cache_usage"], sel, a["kv_cache_usage"]), "10m", "warning",
+             "KV cache of %s above %d%% for 10 minutes" % (served, int(a["kv_cache_usage"] * 100)),
+             "Sizing gave %s KV-cache tokens per replica (about %s concurrent requests); requests are being preempted "
+             "or queued. Add replicas or lower max_num_seqs." % ((plan.get("sizing") or {}).get("kv_cache_tokens"),
+                                                                 plan["capacity"])),
+        rule("VllmRequestsQueueing", "avg(%s%s) > %s" % (m["num_requests_waiting"], sel, a["waiting"]), "5m", "warning",
+             "More than %s requests waiting per replica of %s (its sized capacity) for 5 minutes" % (a["waiting"], served)),
+        rule("VllmPreempting", "sum(rate(%s%s[5m])) > 0" % (m["num_preemptions_total"], sel), "15m", "info",
+             "vLLM is preempting requests of %s: the KV cache is too small for the load" % served),
+        rule("VllmHighErrorRate", 'sum(rate(http_requests_total%s,status=~"5.."}[5m])) / sum(rate(http_requests_total%s}[5m]))'
+             ' > %s' % (podsel, podsel, a["error_ratio"]), "5m", "critical",
+             "More than %s%% of API requests to %s fail" % (a["error_ratio"] * 100, served)),
+        rule("VllmSlowFirstToken", "histogram_quantile(0.95, sum by (le) (rate(%s_bucket%s[5m]))) > %s"
+             % (m["time_to_first_token_seconds"], sel, a["ttft_p95_s"]), "10m", "warning",
+             "p95 time to first token of %s above %ss" % (served, a["ttft_p95_s"])),
+    ]
+    labels = dict(ctx.labels, **(ctx.s.get("monitor_labels") or {}))
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": ctx.meta(labels=labels),
+            "spec": {"groups": [{"name": "vllm-" + name, "rules": rules}]}}
+
+
+def render_networkpolicy(plan, ctx):
+    s = ctx.s
+    if not s["network_policy"]:
+        return None
+    ingress = [{"from": [{"podSelector": {}}]}]
+    if s.get("network_policy_namespaces"):
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
+                                 for n in s["network_policy_namespaces"]],
+                        "ports": [{"port": "http", "protocol": "TCP"}]})
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": ctx.meta(), "spec": {
+        "podSelector": {"matchLabels": dict(ctx.selector)}, "policyTypes": ["Ingress"], "ingress": ingress}}
+
+
+# Order = apply order within a model (the ConfigMap before the workload that reads it).
+KINDS = (
+    Kind("configmap", "v1", "ConfigMap", None, True, render_configmap),
+    Kind("deployment", "apps/v1", "Deployment", None, True, render_deployment),
+    Kind("leaderworkerset", "leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets.leaderworkerset.x-k8s.io",
+         True, render_leaderworkerset),
+    Kind("service", "v1", "Service", None, True, render_service),
+    Kind("ingress", "networking.k8s.io/v1", "Ingress", None, True, render_ingress),
+    Kind("hpa", "autoscaling/v2", "HorizontalPodAutoscaler", None, False, render_hpa),
+    Kind("scaledobject", "keda.sh/v1alpha1", "ScaledObject", "scaledobjects.keda.sh", False, render_scaledobject),
+    Kind("pdb", "policy/v1", "PodDisruptionBudget", None, False, render_pdb),
+    Kind("podmonitor", "monitoring.coreos.com/v1", "PodMonitor", "podmonitors.monitoring.coreos.com", False,
+         render_podmonitor),
+    Kind("servicemonitor", "monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors.monitoring.coreos.com", False,
+         render_servicemonitor),
+    Kind("prometheusrule", "monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules.monitoring.coreos.com", False,
+         render_prometheusrule),
+    Kind("networkpolicy", "networking.k8s.io/v1", "NetworkPolicy", None, True, render_networkpolicy),
+)
+
+
+def kinds(track="stable"):
+    """[{api_version, kind, crd?}] the role owns (all of them, or the canary track's)."""
+    out = []
+    for k in KINDS:
+        if track == "canary" and not k.canary:
+            continue
+        item = {"api_version": k.api_version, "kind": k.kind}
+        if k.crd:
+            item["crd"] = k.crd
+        out.append(item)
+    return out
+
+
+def settings_with_defaults(settings):
+    """DEFAULT_SETTINGS overlaid with ``settings``; unknown keys are an error (a typo would be ignored)."""
+    unknown = sorted(set(settings or {}) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValueError("unknown render setting(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(DEFAULT_SETTINGS))))
+    out = dict(DEFAULT_SETTINGS)
+    out.update({k: v for k, v in (settings or {}).items() if v is not None or k == "run_as_user"})
+    return out
+
+
+def render_model(plan, settings, track="stable", live_replicas=None):
+    """Every object of one model on one track (stable or canary), in apply order."""
+    s = settings_with_defaults(settings)
+    ctx = _Ctx(plan, s, track, live_replicas)
+    out = []
+    for k in KINDS:
+        if track == "canary" and not k.canary:
+            continue
+        obj = k.render(plan, ctx)
+        if obj is not None:
+            out.append(obj)
+    return out
+
+
+def namespace_object(settings):
+    s = settings_with_defaults(settings)
+    if not s["create_namespace"]:
+        return []
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": s["namespace"], "labels": {"app.kubernetes.io/managed-by": MANAGED_BY,
+                                           "app.kubernetes.io/instance": s["release"]}}}]
+
+
+def render_all(plans, settings, canary=None, action="none", live_replicas=None):
+    """{objects, canary_objects, kinds, canary_kinds, crds} for the role's one apply step.
+
+    ``action`` none/promote: the stable objects of every plan; deploy: only the Namespace and the canary's
+    objects (stable stays untouched); abort: nothing to render.
+    """
+    s = settings_with_defaults(settings)
+    base = namespace_object(s)
+    objects, canary_objects = list(base), []
+    if action in ("none", "promote"):
+        for plan in plans:
+            objects += render_model(plan, s, "stable", live_replicas)
+    if action == "deploy" and canary:
+        canary_objects = base + render_model(canary, s, "canary")
+    rendered = [o for o in objects + canary_objects if o["kind"] != "Namespace"]
+    present = {(o["apiVersion"], o["kind"]) for o in rendered}
+    return {"objects": objects, "canary_objects": canary_objects, "kinds": kinds("stable"),
+            "canary_kinds": kinds("canary"),
+            "crds": [k.crd for k in KINDS if k.crd and (k.api_version, k.kind) in present]}
