@@ -19,10 +19,15 @@ description:
     writes each added or changed file to a B(new inode) and renames it in (never modifying a file in place, which
     would corrupt every release sharing the inode), removes files the source no longer has, verifies the result
     and only then switches C(current). When nothing differs it changes nothing.
-  - Verification before a switch - C(config.json) and a tokenizer present, every shard named in
-    C(model.safetensors.index.json) present with the size its safetensors header requires and holding the tensors
-    the index names, sizes as the source announced, and sha256 against O(checksums) / O(checksums_file) or the
-    source's own checksums. On any failure C(current) is untouched and the message names the file and the reason.
+  - Verification before a switch - C(config.json) and a tokenizer present; C(config.json), C(generation_config.json),
+    C(tokenizer_config.json), C(tokenizer.json), C(special_tokens_map.json) and C(preprocessor_config.json), where present,
+    parsed as JSON objects (a truncated copy is refused, not published); C(model.safetensors.index.json) parsed, its
+    C(weight_map) present and every shard it names present; every C(.safetensors) file's header read (8-byte length, JSON
+    header) with the header length and every tensor's C(data_offsets) inside the file and the file exactly as long as the
+    header requires; the tensors the index names present in their shards; sizes as the source announced; and sha256
+    against O(checksums) / O(checksums_file) or the source's own checksums. On any failure C(current) is untouched, the
+    staged release is discarded (nothing half-published is left) and the message names the file, what is wrong and
+    what would work.
   - An interrupted stage (killed process, full disk, lost mirror) leaves a marker; the next run resumes it (files
     already written are kept, partial files discarded) or discards it when the current release changed meanwhile.
   - With O(state=rollback) C(current) is switched to O(release) (default the release before current) after the
@@ -331,7 +336,7 @@ verification:
   description: What was verified before the switch.
   returned: success
   type: dict
-  sample: {shards_checked: 4, shards: [model-00001-of-00004.safetensors], checksums_verified: 1, files_hashed: 0, files: 12}
+  sample: {json_files_parsed: 4, shards_checked: 4, shards: [model-00001-of-00004.safetensors], checksums_verified: 1, files_hashed: 0, files: 12}
 source:
   description: Type and location of the source (never the token).
   returned: success

@@ -460,6 +460,10 @@ class ModelStore:
                 checksums=checksums,
                 expected_sizes={p: e.size for p, e in plan["entries"].items()},
                 label=name,
+                remedy="re-stage from a complete source: replace the files named above at {} with complete copies (a download or copy "
+                "that was cut short leaves such files) and re-run; current still points to {}".format(
+                    source.describe().get("location"), cur or "nothing (this was the first stage)"
+                ),
             )
         except LlmopsError:
             self._discard_staging()  # a bad release is never resumed: the next run fetches afresh
@@ -529,6 +533,7 @@ class ModelStore:
                 require_tokenizer=require_tokenizer,
                 rehash=rehash,
                 label=target,
+                remedy="roll back to another release ({}) or stage a new one from the source".format(", ".join(n for n in names if n != target) or "none"),
             )
             result["changed"] = target != cur
             if result["changed"] and not check_mode:
