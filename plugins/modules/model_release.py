@@ -30,6 +30,11 @@ description:
     what would work.
   - An interrupted stage (killed process, full disk, lost mirror) leaves a marker; the next run resumes it (files
     already written are kept, partial files discarded) or discards it when the current release changed meanwhile.
+  - The module stops by itself when the run that started it is gone. It records its ancestor processes when it
+    starts (under the local connection up to the C(ansible-playbook) controller, over ssh up to the sshd session)
+    and checks them while it copies, while it snapshots and right before the switch. Once one has exited or been
+    replaced (C(kill -9) of C(ansible-playbook), a dropped ssh session), it stops without switching C(current), keeping
+    the partial stage for the next run to resume.
   - With O(state=rollback) C(current) is switched to O(release) (default the release before current) after the
     target passes the same verification.
   - Every release carries C(.llmops-release.json) with the sha256 and size of every file, the source and the pinned
@@ -177,6 +182,10 @@ notes:
   - Release files are made read-only (files C(0444), directories C(0555)); serve them read-only.
   - All releases of a model must live on one filesystem (hard links). Changing O(owner) also changes older
     releases, whose unchanged files share inodes with the new one.
+  - The stop-when-the-run-is-gone check reads C(/proc) (Linux); elsewhere only the module's own parent is watched.
+    Over ssh the module can only see its sshd session - a controller killed while its ssh connection (or a
+    C(ControlPersist) master) stays up is not visible from the node; the session's end is. With C(async), the
+    module is meant to outlive the controller and only watches the async wrapper.
 seealso:
   - name: docs/model_store.md
     description: Layout, transaction steps, fault handling and the benchmark.
@@ -352,6 +361,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._store.lifeline import Lifeline
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._store.sources import (
     HttpSource,
     HuggingFaceSource,
@@ -497,6 +507,8 @@ def main():
                 check_mode=module.check_mode,
                 require_files=p["require_files"],
                 require_tokenizer=p["require_tokenizer"],
+                # stop (resumably, without switching) when the ansible-playbook that started us is killed
+                lifeline=None if module.check_mode else Lifeline.of_this_process(),
             )
         else:
             result = store.rollback(
