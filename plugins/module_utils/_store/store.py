@@ -497,10 +497,14 @@ class ModelStore:
         try:
             alive(f"switching current to release {name}", force=True)
         except LifelineBroken:
-            # back to staging, so the next run resumes (re-verifies and switches) instead of fetching it all again
-            os.chmod(self.release_dir(name), 0o755)
-            os.rename(self.release_dir(name), self.staging_dir)
-            fsync_dir(self.model_dir)
+            # back to staging, so the next run resumes (re-verifies and switches) instead of fetching it all again;
+            # should that fail, the release stays unreferenced and the next run stages afresh: current is untouched either way
+            try:
+                os.chmod(self.release_dir(name), 0o755)
+                os.rename(self.release_dir(name), self.staging_dir)
+                fsync_dir(self.model_dir)
+            except OSError:
+                pass
             raise
         switch_symlink(self.current_link, "releases/" + name)
         for p in (self.journal_path, self.marker_path):
