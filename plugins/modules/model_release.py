@@ -19,12 +19,22 @@ description:
     writes each added or changed file to a B(new inode) and renames it in (never modifying a file in place, which
     would corrupt every release sharing the inode), removes files the source no longer has, verifies the result
     and only then switches C(current). When nothing differs it changes nothing.
-  - Verification before a switch - C(config.json) and a tokenizer present, every shard named in
-    C(model.safetensors.index.json) present with the size its safetensors header requires and holding the tensors
-    the index names, sizes as the source announced, and sha256 against O(checksums) / O(checksums_file) or the
-    source's own checksums. On any failure C(current) is untouched and the message names the file and the reason.
+  - Verification before a switch - C(config.json) and a tokenizer present; C(config.json), C(generation_config.json),
+    C(tokenizer_config.json), C(tokenizer.json), C(special_tokens_map.json) and C(preprocessor_config.json), where present,
+    parsed as JSON objects (a truncated copy is refused, not published); C(model.safetensors.index.json) parsed, its
+    C(weight_map) present and every shard it names present; every C(.safetensors) file's header read (8-byte length, JSON
+    header) with the header length and every tensor's C(data_offsets) inside the file and the file exactly as long as the
+    header requires; the tensors the index names present in their shards; sizes as the source announced; and sha256
+    against O(checksums) / O(checksums_file) or the source's own checksums. On any failure C(current) is untouched, the
+    staged release is discarded (nothing half-published is left) and the message names the file, what is wrong and
+    what would work.
   - An interrupted stage (killed process, full disk, lost mirror) leaves a marker; the next run resumes it (files
     already written are kept, partial files discarded) or discards it when the current release changed meanwhile.
+  - The module stops by itself when the run that started it is gone. It records its ancestor processes when it
+    starts (under the local connection up to the C(ansible-playbook) controller, over ssh up to the sshd session)
+    and checks them while it copies, while it snapshots and right before the switch. Once one has exited or been
+    replaced (C(kill -9) of C(ansible-playbook), a dropped ssh session), it stops without switching C(current), keeping
+    the partial stage for the next run to resume.
   - With O(state=rollback) C(current) is switched to O(release) (default the release before current) after the
     target passes the same verification.
   - Every release carries C(.llmops-release.json) with the sha256 and size of every file, the source and the pinned
@@ -172,6 +182,10 @@ notes:
   - Release files are made read-only (files C(0444), directories C(0555)); serve them read-only.
   - All releases of a model must live on one filesystem (hard links). Changing O(owner) also changes older
     releases, whose unchanged files share inodes with the new one.
+  - The stop-when-the-run-is-gone check reads C(/proc) (Linux); elsewhere only the module's own parent is watched.
+    Over ssh the module can only see its sshd session - a controller killed while its ssh connection (or a
+    C(ControlPersist) master) stays up is not visible from the node; the session's end is. With C(async), the
+    module is meant to outlive the controller and only watches the async wrapper.
 seealso:
   - name: docs/model_store.md
     description: Layout, transaction steps, fault handling and the benchmark.
@@ -331,7 +345,7 @@ verification:
   description: What was verified before the switch.
   returned: success
   type: dict
-  sample: {shards_checked: 4, shards: [model-00001-of-00004.safetensors], checksums_verified: 1, files_hashed: 0, files: 12}
+  sample: {json_files_parsed: 4, shards_checked: 4, shards: [model-00001-of-00004.safetensors], checksums_verified: 1, files_hashed: 0, files: 12}
 source:
   description: Type and location of the source (never the token).
   returned: success
@@ -347,6 +361,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._store.lifeline import Lifeline
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._store.sources import (
     HttpSource,
     HuggingFaceSource,
@@ -492,6 +507,8 @@ def main():
                 check_mode=module.check_mode,
                 require_files=p["require_files"],
                 require_tokenizer=p["require_tokenizer"],
+                # stop (resumably, without switching) when the ansible-playbook that started us is killed
+                lifeline=None if module.check_mode else Lifeline.of_this_process(),
             )
         else:
             result = store.rollback(

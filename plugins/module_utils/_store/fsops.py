@@ -67,11 +67,12 @@ def part_name(dest):
     return os.path.join(d, "." + b + PART_MARK + str(os.getpid()))
 
 
-def write_stream(reader, dest, expected_size=None, durable=True):
+def write_stream(reader, dest, expected_size=None, durable=True, on_chunk=None):
     """Copy ``reader`` (has .read(n)) to a NEW inode next to ``dest`` and rename it in.
 
     Never modifies ``dest`` in place (a hard-linked snapshot may share its inode). Zero chunks are
-    skipped with a seek, so sparse shards stay sparse. Returns (size, sha256 hex).
+    skipped with a seek, so sparse shards stay sparse. ``on_chunk()`` is called before each chunk is
+    read (it may raise to stop: the partial inode is removed, ``dest`` untouched). Returns (size, sha256 hex).
     """
     parent = os.path.dirname(dest)
     try:
@@ -89,6 +90,8 @@ def write_stream(reader, dest, expected_size=None, durable=True):
         read = getattr(reader, "read1", None) or reader.read  # read1: write as bytes arrive (HTTP)
         try:
             while True:
+                if on_chunk is not None:
+                    on_chunk()
                 chunk = read(CHUNK)
                 if not chunk:
                     break
@@ -175,11 +178,11 @@ def walk_files(top, skip=()):
     return out
 
 
-def link_tree(src, dst, skip=()):
+def link_tree(src, dst, skip=(), on_file=None):
     """``cp -al src/. dst/``: recreate directories, hard-link every regular file. O(files), not O(bytes).
 
     Existing destination files are kept (so an interrupted snapshot is completed, not redone).
-    Returns the number of links created.
+    ``on_file()`` is called before each link (it may raise to stop). Returns the number of links created.
     """
     made = 0
     for dirpath, _dirnames, filenames in os.walk(src):
@@ -198,6 +201,8 @@ def link_tree(src, dst, skip=()):
             t = os.path.join(target_dir, name)
             if os.path.lexists(t):
                 continue
+            if on_file is not None:
+                on_file()
             try:
                 os.link(s, t, follow_symlinks=False)
             except OSError as err:

@@ -27,6 +27,7 @@ from .fsops import (
     write_json,
     write_stream,
 )
+from .lifeline import LifelineBroken
 from .sources import RECORD_NAME
 from .verify import verify_release
 
@@ -290,8 +291,14 @@ class ModelStore:
         require_files=("config.json",),
         require_tokenizer=True,
         progress=None,
+        lifeline=None,
     ):
-        """Make ``current`` hold exactly what ``source`` provides. Returns a result dict (see module RETURN)."""
+        """Make ``current`` hold exactly what ``source`` provides. Returns a result dict (see module RETURN).
+
+        ``lifeline``: a :class:`.lifeline.Lifeline` (or anything with ``check(doing, force=False)``) consulted per
+        chunk copied, per file linked and right before the switch; when it raises, the stage stops with the
+        partial state kept for the next run to resume and ``current`` untouched.
+        """
         self.lock(create=not check_mode)
         try:
             return self._stage(
@@ -305,6 +312,7 @@ class ModelStore:
                 require_files=require_files,
                 require_tokenizer=require_tokenizer,
                 progress=progress,
+                lifeline=lifeline,
             )
         finally:
             self.unlock()
@@ -312,7 +320,11 @@ class ModelStore:
             if cleanup is not None and not check_mode:
                 cleanup()
 
-    def _stage(self, source, *, checksum, checksums, uid, gid, keep, check_mode, require_files, require_tokenizer, progress):
+    def _stage(self, source, *, checksum, checksums, uid, gid, keep, check_mode, require_files, require_tokenizer, progress, lifeline):
+        def alive(doing, force=False):
+            if lifeline is not None:
+                lifeline.check(doing, force=force)
+
         plan = self.plan(source, checksum=checksum, checksums=checksums)
         cur = plan["current"]
         marker = self.read_marker()
@@ -393,7 +405,9 @@ class ModelStore:
                     os.unlink(os.path.join(dirpath, f))
         cur_dir = self.release_dir(cur) if cur else None
         if cur_dir:
-            result["files_linked"] = link_tree(cur_dir, self.staging_dir, skip=(RECORD_NAME,))
+            result["files_linked"] = link_tree(
+                cur_dir, self.staging_dir, skip=(RECORD_NAME,), on_file=lambda: alive(f"snapshotting release {cur} into release {name}")
+            )
         for rel in plan["removed"]:
             path = os.path.join(self.staging_dir, rel)
             if os.path.lexists(path):
@@ -425,9 +439,11 @@ class ModelStore:
                 ):
                     files[rel] = {"size": done["size"], "sha256": done["sha256"], "fingerprint": e.fingerprint}
                     continue
+                doing = f"fetching {rel} for release {name}"
+                alive(doing)
                 reader = source.open(e)
                 try:
-                    size, sha = write_stream(reader, dest, e.size, durable=False)
+                    size, sha = write_stream(reader, dest, e.size, durable=False, on_chunk=lambda doing=doing: alive(doing))
                 finally:
                     reader.close()
                 if e.sha256 and sha != e.sha256:
@@ -438,7 +454,7 @@ class ModelStore:
                 if progress:
                     progress(rel, size)
         except LlmopsError as err:
-            if "sha256" in str(err):
+            if not isinstance(err, LifelineBroken) and "sha256" in str(err):
                 self._discard_staging()
             raise
         record = {
@@ -460,12 +476,17 @@ class ModelStore:
                 checksums=checksums,
                 expected_sizes={p: e.size for p, e in plan["entries"].items()},
                 label=name,
+                remedy="re-stage from a complete source: replace the files named above at {} with complete copies (a download or copy "
+                "that was cut short leaves such files) and re-run; current still points to {}".format(
+                    source.describe().get("location"), cur or "nothing (this was the first stage)"
+                ),
             )
         except LlmopsError:
             self._discard_staging()  # a bad release is never resumed: the next run fetches afresh
             raise
         self.ensure_permissions(self.staging_dir, uid, gid, skip_top=True)
         os.sync()  # one flush of every new inode before the rename and the switch (not one fsync per file)
+        alive(f"publishing release {name}", force=True)
         try:
             os.makedirs(self.releases_dir, exist_ok=True)
             os.rename(self.staging_dir, self.release_dir(name))
@@ -473,6 +494,18 @@ class ModelStore:
             raise describe_oserror(err, "moving the staged release to", self.release_dir(name)) from err
         fsync_dir(self.releases_dir)
         self.ensure_permissions(self.release_dir(name), uid, gid)
+        try:
+            alive(f"switching current to release {name}", force=True)
+        except LifelineBroken:
+            # back to staging, so the next run resumes (re-verifies and switches) instead of fetching it all again;
+            # should that fail, the release stays unreferenced and the next run stages afresh: current is untouched either way
+            try:
+                os.chmod(self.release_dir(name), 0o755)
+                os.rename(self.release_dir(name), self.staging_dir)
+                fsync_dir(self.model_dir)
+            except OSError:
+                pass
+            raise
         switch_symlink(self.current_link, "releases/" + name)
         for p in (self.journal_path, self.marker_path):
             try:
@@ -529,6 +562,7 @@ class ModelStore:
                 require_tokenizer=require_tokenizer,
                 rehash=rehash,
                 label=target,
+                remedy="roll back to another release ({}) or stage a new one from the source".format(", ".join(n for n in names if n != target) or "none"),
             )
             result["changed"] = target != cur
             if result["changed"] and not check_mode:

@@ -121,3 +121,18 @@ def test_bad_input_fails_before_any_change(tmp_path, env, args, expect):
 def test_missing_root(tmp_path, env):
     res = run_module(tmp_path, dict(env, root=str(tmp_path / "nope")))
     assert res["failed"] is True and "does not exist on the target; create it first" in res["msg"]
+
+
+def test_truncated_config_json_fails_the_module_and_keeps_current(tmp_path, env):
+    first = run_module(tmp_path, env)
+    cfg = os.path.join(env["source"]["path"], "config.json")
+    with open(cfg, "r+b") as fh:
+        fh.truncate(30)
+    res = run_module(tmp_path, env)
+    assert res["failed"] is True and not res.get("changed")
+    assert "config.json is not valid JSON: " in res["msg"] and "truncated?" in res["msg"]
+    assert "re-stage from a complete source" in res["msg"] and "current still points to " + first["release"] in res["msg"]
+    model_dir = os.path.join(env["root"], "m1")
+    assert os.readlink(os.path.join(model_dir, "current")) == "releases/" + first["release"]
+    assert os.listdir(os.path.join(model_dir, "releases")) == [first["release"]]
+    assert sorted(os.listdir(model_dir)) == ["current", "releases"]
