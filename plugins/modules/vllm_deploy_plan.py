@@ -65,6 +65,12 @@ options:
         C(crds) (installed CRD names), C(namespace_exists), C(live_replicas) (Deployment name to spec.replicas).
     type: dict
     default: {}
+  reads:
+    description:
+      - The C(found) result of M(llmops.vllm_serving.k8s_read_set), instead of O(cluster), with query ids C(nodes),
+        C(pods), C(pvcs), C(live) (the release's Deployments), C(namespace), C(secret/<name>) and C(crd/<name>).
+      - When given, O(cluster) is ignored.
+    type: dict
 seealso:
   - module: llmops.vllm_serving.vllm_sizing
   - module: llmops.vllm_serving.vllm_parallel
@@ -156,12 +162,14 @@ def main():
             options=dict(type="dict", default={}),
             settings=dict(type="dict", default={}),
             cluster=dict(type="dict", default={}),
+            reads=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    cluster = deploy.cluster_from_reads(p["reads"]) if p["reads"] is not None else p["cluster"]
     result = deploy.plan_deployment(p["models"], p["defaults"], p["canary"], p["canary_action"], p["options"],
-                                    p["settings"], p["cluster"])
+                                    p["settings"], cluster)
     result["warnings_found"] = result.pop("warnings")
     module.exit_json(changed=False, **result)
 

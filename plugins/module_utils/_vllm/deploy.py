@@ -98,6 +98,28 @@ def reference_problems(plans, settings, cluster):
     return problems
 
 
+def cluster_from_reads(reads):
+    """The ``cluster`` input from k8s_read_set results: ids nodes, pods, pvcs, live, namespace (only when the
+    role does not create it), secret/<name> and crd/<name> (one per object read by name)."""
+    reads = reads or {}
+    cluster = {
+        "nodes": reads.get("nodes") or [],
+        "pods": reads.get("pods") or [],
+        "pvcs": [o["metadata"]["name"] for o in reads.get("pvcs") or []],
+        "secrets": {},
+        "crds": [],
+        "live_replicas": {o["metadata"]["name"]: (o.get("spec") or {}).get("replicas") for o in reads.get("live") or []},
+    }
+    if "namespace" in reads:
+        cluster["namespace_exists"] = bool(reads["namespace"])
+    for key, found in reads.items():
+        if key.startswith("secret/") and found:
+            cluster["secrets"][key[len("secret/"):]] = sorted((found[0].get("data") or {}).keys())
+        elif key.startswith("crd/") and found:
+            cluster["crds"].append(key[len("crd/"):])
+    return cluster
+
+
 def plan_deployment(models, defaults=None, canary=None, action="none", options=None, settings=None, cluster=None):
     """One call for the role. Returns {plans, canary, objects, canary_objects, kinds, canary_kinds, crds,
     problems, warnings}; nothing is rendered when there are problems (objects are then empty)."""

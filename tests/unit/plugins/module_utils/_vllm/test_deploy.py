@@ -90,3 +90,16 @@ def test_canary_deploy_renders_only_the_canary():
 def test_unknown_render_setting_is_a_problem():
     out = _call([_llama()], settings={"ingres_class": "nginx"})
     assert out["objects"] == [] and "unknown render setting(s) ingres_class" in out["problems"][0]
+
+
+def test_cluster_from_read_set_results():
+    reads = {"nodes": NODES, "pods": [], "pvcs": [{"metadata": {"name": "models"}}],
+             "live": [{"metadata": {"name": "llama-8b"}, "spec": {"replicas": 3}}],
+             "secret/api": [{"kind": "Secret", "metadata": {"name": "api"}, "data": {"api-key": "", "b": ""}}],
+             "secret/gone": [], "crd/scaledobjects.keda.sh": [{"metadata": {"name": "scaledobjects.keda.sh"}}],
+             "crd/podmonitors.monitoring.coreos.com": [], "namespace": []}
+    cluster = deploy.cluster_from_reads(reads)
+    assert cluster["pvcs"] == ["models"] and cluster["live_replicas"] == {"llama-8b": 3}
+    assert cluster["secrets"] == {"api": ["api-key", "b"]} and cluster["crds"] == ["scaledobjects.keda.sh"]
+    assert cluster["namespace_exists"] is False
+    assert "namespace_exists" not in deploy.cluster_from_reads({"nodes": []})
