@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Vendor the REAL CRDs of the real upstream charts into hack/testbed/crds/<chart>.yaml.
 
 The test bed applies these files (server-side) so that objects the collection creates are checked
@@ -8,8 +7,8 @@ Each file holds every CustomResourceDefinition that ``helm install`` of the char
 values would create (its ``crds/`` directories, subcharts included, and CRDs it renders from
 templates), taken from ``helm template --include-crds`` in helm's order, byte for byte.
 
-    hack/testbed/vendor-crds.py            # (re)write the vendored files from ../shared/charts
-    hack/testbed/vendor-crds.py --check    # exit 1 when a vendored file differs from what the charts give
+    python3 hack/testbed/vendor-crds.py            # (re)write the vendored files from ../shared/charts
+    python3 hack/testbed/vendor-crds.py --check    # exit 1 when a vendored file differs from what the charts give
 
 Charts: $LLMOPS_CHARTS_DIR, else <repo>/../shared/charts. Helm: $HELM, else helm on PATH, else
 ~/.cache/llmops-vllm-serving/bin/current/helm (hack/testbed.sh build).
@@ -135,7 +134,7 @@ def main(argv=None):
         print("vendor-crds: %s" % err, file=sys.stderr)
         return 2
     if stale:
-        print("vendor-crds: out of date, run hack/testbed/vendor-crds.py: %s" % ", ".join(stale), file=sys.stderr)
+        print("vendor-crds: out of date, run python3 hack/testbed/vendor-crds.py: %s" % ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 

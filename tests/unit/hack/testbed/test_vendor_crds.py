@@ -37,8 +37,8 @@ def test_vendored_file_is_what_the_chart_gives(name, helm):
         pytest.skip("chart archive %s absent (../shared/charts not here; set LLMOPS_CHARTS_DIR): "
                     "the vendored file is used as committed" % archive)
     path = vendor.OUT_DIR / ("%s.yaml" % name)
-    assert path.is_file(), "%s missing: run hack/testbed/vendor-crds.py" % path
-    assert path.read_text() == vendor.render(name, helm=helm), "%s is stale: run hack/testbed/vendor-crds.py" % path
+    assert path.is_file(), "%s missing: run python3 hack/testbed/vendor-crds.py" % path
+    assert path.read_text() == vendor.render(name, helm=helm), "%s is stale: run python3 hack/testbed/vendor-crds.py" % path
 
 
 @pytest.mark.parametrize("name", sorted(vendor.CHARTS))
