@@ -136,9 +136,11 @@ cmd_up() {
   wait_for "default ServiceAccount" 60 kc -n default get serviceaccount default
   log "registering simulated nodes from $NODES_FILE"
   "$PY" "$ROOT/hack/testbed/render_nodes.py" "$NODES_FILE" | kc apply -f - >/dev/null
-  log "installing structural CRDs (KEDA, Prometheus Operator, GPU Operator, LeaderWorkerSet)"
-  kc apply -f "$ROOT/hack/testbed/crds/" >/dev/null
-  kc wait --for condition=Established --timeout 60s crd -l app.kubernetes.io/part-of=llmops-testbed >/dev/null
+  # the real charts' CRDs (vendored by hack/testbed/vendor-crds.py); server-side, since the largest exceed
+  # the 256 KiB last-applied annotation of a client-side apply
+  log "installing the real CRDs of the GPU Operator (+NFD), kube-prometheus-stack, KEDA and LWS charts"
+  kc apply --server-side --force-conflicts --field-manager llmops-testbed -f "$ROOT/hack/testbed/crds/" >/dev/null
+  kc wait --for condition=Established --timeout 120s -f "$ROOT/hack/testbed/crds/" >/dev/null
   kc wait --for condition=Ready --timeout 60s node -l llmops.io/testbed=true >/dev/null
   log "up in $((SECONDS - t0))s: export KUBECONFIG=$KUBECONFIG_OUT"
   echo "$KUBECONFIG_OUT"

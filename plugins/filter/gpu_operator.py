@@ -27,9 +27,30 @@ def gpu_time_slicing_config(replicas):
     return _values.time_slicing_config(replicas)
 
 
+def gpu_operator_chart_upgrade(deployed_chart, target_version, chart_ref=""):
+    """Return ``{"decision": ..., "problem": ...}`` for installing ``target_version`` over ``deployed_chart``.
+
+    ``problem`` is empty unless the change is refused (a downgrade, or a version that is not one).
+    """
+    try:
+        return {"decision": _values.chart_upgrade_check(deployed_chart, target_version, chart_ref), "problem": ""}
+    except LlmopsError as err:
+        return {"decision": "", "problem": str(err)}
+
+
+def gpu_operator_chart_version(chart_label):
+    """Return the version in a ``helm.sh/chart`` label or a release's chart field (``gpu-operator-v26.7.0``)."""
+    try:
+        return _values.chart_version_of(chart_label)
+    except LlmopsError as err:
+        raise AnsibleFilterError(str(err)) from err
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "gpu_operator_values": gpu_operator_values,
             "gpu_time_slicing_config": gpu_time_slicing_config,
+            "gpu_operator_chart_upgrade": gpu_operator_chart_upgrade,
+            "gpu_operator_chart_version": gpu_operator_chart_version,
         }

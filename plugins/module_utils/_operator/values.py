@@ -16,6 +16,8 @@ Keys are the chart's real ones (NVIDIA gpu-operator ``deployments/gpu-operator/v
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._merge import deep_merge
 
@@ -23,9 +25,15 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._merge import 
 IMAGE_COMPONENTS = (
     "operator", "validator", "driver", "toolkit", "devicePlugin", "dcgm", "dcgmExporter",
     "gfd", "migManager", "nodeStatusExporter", "gds", "gdrcopy", "vgpuManager",
-    "vgpuDeviceManager", "vfioManager", "sandboxDevicePlugin", "kataManager", "ccManager",
+    "vgpuDeviceManager", "vfioManager", "sandboxDevicePlugin", "kataSandboxDevicePlugin", "kataManager", "ccManager",
+    "driver.manager", "vgpuManager.driverManager", "vfioManager.driverManager",
 )
+#: subchart images given as a full repository path (image name included): value path -> image name
+FULL_PATH_IMAGES = {"node-feature-discovery.image": "node-feature-discovery"}
 MIG_STRATEGIES = ("none", "single", "mixed")
+#: the chart release this collection is tested with (shared/charts/gpu-operator-v26.7.0.tgz)
+CHART_NAME = "gpu-operator"
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 RUNTIMES = ("containerd", "crio", "docker")
 
 
@@ -100,8 +108,9 @@ def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="con
         decisions.append("toolkit: %s" % ("installed on every node by gpu_node, operator toolkit disabled"
                                           if toolkit == "host" else "the operator installs the container toolkit"))
 
+    # ``runtime`` is checked but not emitted: the v26 chart no longer renders operator.defaultRuntime and the
+    # ClusterPolicy CRD marks it deprecated (the operator detects each node's runtime itself)
     values = {
-        "operator": {"defaultRuntime": runtime},
         "driver": {"enabled": driver == "operator"},
         "toolkit": {"enabled": toolkit == "operator"},
         "cdi": {"enabled": bool(cdi)},
@@ -116,9 +125,19 @@ def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="con
     if image_registry:
         registry = image_registry.rstrip("/")
         for comp in IMAGE_COMPONENTS:
-            values.setdefault(comp, {})["repository"] = registry
+            _at(values, comp)["repository"] = registry
+        for path, image in FULL_PATH_IMAGES.items():
+            _at(values, path)["repository"] = "%s/%s" % (registry, image)
         decisions.append("images: every component pulled from %s (air-gapped mirror)" % registry)
     return deep_merge(values, extra_values), decisions
+
+
+def _at(values, path):
+    """The dict at a dotted path of ``values``, created on the way."""
+    node = values
+    for key in path.split("."):
+        node = node.setdefault(key, {})
+    return node
 
 
 def time_slicing_config(replicas):
@@ -129,3 +148,47 @@ def time_slicing_config(replicas):
         "sharing": {"timeSlicing": {"renameByDefault": False, "failRequestsGreaterThanOne": True,
                                     "resources": [{"name": "nvidia.com/gpu", "replicas": int(replicas)}]}},
     }
+
+
+def chart_version_key(version, what="gpu_operator_chart_version"):
+    """(major, minor, patch) of a chart version such as ``v26.7.0`` or ``25.10.1``."""
+    match = _VERSION.match(str(version or "").strip())
+    if not match:
+        raise LlmopsError("%s=%r is not a chart version; use the form v26.7.0 (the GPU Operator's releases)"
+                          % (what, version))
+    return tuple(int(g) for g in match.groups())
+
+
+def chart_version_of(chart_label):
+    """The version in a ``helm.sh/chart`` label or a Helm release's chart field (``gpu-operator-v26.7.0``)."""
+    label = str(chart_label or "")
+    prefix = CHART_NAME + "-"
+    if not label.startswith(prefix):
+        raise LlmopsError("chart %r is not the NVIDIA %s chart" % (label, CHART_NAME))
+    return label[len(prefix):]
+
+
+def chart_upgrade_check(deployed_chart, target_version, chart_ref=""):
+    """Decide an install, upgrade or re-apply of the chart; refuse a downgrade.
+
+    ``deployed_chart``: the release's chart (``gpu-operator-v26.7.0``) or empty when none is installed.
+    Returns a sentence for the decisions list; raises ``LlmopsError`` for a downgrade: the operator's CRDs
+    and the ClusterPolicy written by the newer release are not guaranteed to be readable by an older
+    operator, and Helm would not roll the CRDs back.
+    """
+    target = chart_version_key(target_version)
+    if not deployed_chart:
+        return "chart: install %s %s" % (CHART_NAME, target_version)
+    deployed_version = chart_version_of(deployed_chart)
+    deployed = chart_version_key(deployed_version, what="the deployed release's chart version")
+    if target < deployed:
+        raise LlmopsError(
+            "gpu_operator_chart_version=%s%s is older than the deployed release (%s %s): downgrading the GPU "
+            "Operator is refused, because Helm does not roll back the CRDs the newer chart installed and the "
+            "older operator may not read the ClusterPolicy the newer one wrote. Keep %s (or newer), or "
+            "uninstall the release (gpu_operator_state=absent) before installing the older chart"
+            % (target_version, " (%s)" % chart_ref if chart_ref else "", CHART_NAME, deployed_version,
+               deployed_version))
+    if target > deployed:
+        return "chart: upgrade %s %s -> %s" % (CHART_NAME, deployed_version, target_version)
+    return "chart: %s %s already deployed (values re-applied if they changed)" % (CHART_NAME, deployed_version)

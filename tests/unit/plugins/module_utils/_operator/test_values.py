@@ -58,7 +58,11 @@ def test_air_gapped_registry_and_extra_values():
         [HOST], image_registry="registry.local:5000/nvidia/", extra_values={"driver": {"version": "580"}, "nfd": {"enabled": False}}
     )
     assert values["validator"]["repository"] == "registry.local:5000/nvidia"
-    assert values["driver"] == {"enabled": False, "repository": "registry.local:5000/nvidia", "version": "580"}
+    assert values["driver"] == {"enabled": False, "repository": "registry.local:5000/nvidia", "version": "580",
+                                "manager": {"repository": "registry.local:5000/nvidia"}}
+    # the driver manager, vGPU/VFIO managers' driver managers and NFD's image (full path) come from the mirror too
+    assert values["vfioManager"]["driverManager"] == {"repository": "registry.local:5000/nvidia"}
+    assert values["node-feature-discovery"] == {"image": {"repository": "registry.local:5000/nvidia/node-feature-discovery"}}
     assert values["nfd"] == {"enabled": False}
     assert any("air-gapped" in d for d in decisions)
 
@@ -84,3 +88,47 @@ def test_full_gpu_facts_form_is_understood():
     assert "580.159.04" in decisions[0]
     no_ctk = dict(full, runtimes={"nvidia_ctk": {"present": False}})
     assert operator_values([no_ctk])[0]["toolkit"]["enabled"] is True
+
+
+# ---------------------------------------------------------------- chart versions: upgrade yes, downgrade no
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._operator.values import (  # noqa: E402
+    chart_upgrade_check,
+    chart_version_key,
+    chart_version_of,
+)
+
+
+@pytest.mark.parametrize("version, key", [("v26.7.0", (26, 7, 0)), ("25.10.1", (25, 10, 1)), ("v26.7.0-rc.1", (26, 7, 0))])
+def test_chart_version_key(version, key):
+    assert chart_version_key(version) == key
+
+
+@pytest.mark.parametrize("version", ["latest", "", None, "v26.7"])
+def test_chart_version_key_refuses_what_is_not_a_version(version):
+    with pytest.raises(LlmopsError, match=r"is not a chart version; use the form v26.7.0"):
+        chart_version_key(version)
+
+
+def test_chart_version_of_a_label():
+    assert chart_version_of("gpu-operator-v26.7.0") == "v26.7.0"
+    with pytest.raises(LlmopsError, match="is not the NVIDIA gpu-operator chart"):
+        chart_version_of("keda-2.20.2")
+
+
+@pytest.mark.parametrize("deployed, target, decision", [
+    ("", "v26.7.0", "chart: install gpu-operator v26.7.0"),
+    ("gpu-operator-v25.10.0", "v26.7.0", "chart: upgrade gpu-operator v25.10.0 -> v26.7.0"),
+    ("gpu-operator-v26.7.0", "v26.7.0", "chart: gpu-operator v26.7.0 already deployed"),
+    ("gpu-operator-v25.3.4", "v25.10.0", "chart: upgrade gpu-operator v25.3.4 -> v25.10.0"),  # numeric, not string order
+])
+def test_install_upgrade_reapply(deployed, target, decision):
+    assert chart_upgrade_check(deployed, target).startswith(decision)
+
+
+def test_downgrade_is_refused_with_both_versions_and_the_way_out():
+    with pytest.raises(LlmopsError) as err:
+        chart_upgrade_check("gpu-operator-v26.7.0", "v25.10.0", "nvidia/gpu-operator")
+    msg = str(err.value)
+    assert msg.startswith("gpu_operator_chart_version=v25.10.0 (nvidia/gpu-operator) is older than the deployed release (gpu-operator v26.7.0)")
+    assert "Helm does not roll back the CRDs" in msg
+    assert "gpu_operator_state=absent" in msg
