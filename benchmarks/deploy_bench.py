@@ -209,7 +209,7 @@ def scale_nodes(count):
 
 
 def scale_models(count):
-    return [{"name": "m%03d" % i, "model": "/models/m%03d" % i,
+    return [{"name": "m%03d" % i, "model": "meta-llama/Llama-3.1-8B-Instruct",
              "model_config_path": os.path.join(FIXTURES, "meta-llama--Llama-3.1-8B-Instruct"),
              "gpu_product": "NVIDIA-H100-80GB-HBM3", "tensor_parallel_size": (1, 2, 4)[i % 3], "replicas": 1,
              "max_model_len": 16384, "ingress_host": "m%03d.bench.example" % i,
