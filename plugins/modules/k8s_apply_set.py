@@ -176,13 +176,21 @@ class ApplySet(object):
                 return False
             raise
 
-    def get(self, resource, key):
+    def list_scope(self, resource, scope):
+        """{key: live object} of one kind in one namespace (or cluster-wide for cluster-scoped kinds)."""
+        api_version, kind, namespace = scope
         try:
-            return resource.get(name=key[3], namespace=key[2] or None).to_dict()
+            listed = resource.get(namespace=namespace or None).to_dict()
         except DynamicApiError as err:
             if _status(err) == 404:
-                return None
+                return {}
             raise
+        out = {}
+        for item in listed.get("items") or []:
+            meta = item.get("metadata") or {}
+            item = dict(item, apiVersion=api_version, kind=kind)
+            out[(api_version, kind, meta.get("namespace") or "", meta.get("name"))] = item
+        return out
 
     def ssa(self, resource, obj, dry_run):
         kwargs = {"field_manager": self.params["field_manager"], "force_conflicts": self.params["force_conflicts"]}
@@ -214,6 +222,11 @@ class ApplySet(object):
             raise LlmopsError("namespace(s) %s do not exist and the set does not create them; create them first "
                               "or add the Namespace objects" % ", ".join(missing))
         fallback = self.params["dry_run_namespace"]
+        # the live objects: one LIST per kind and namespace instead of one GET per object
+        scopes = sorted({(k[0], k[1], k[2]) for k in keys if not k[2] or exists[k[2]]})
+        lived = {}
+        for listed in self.pool(lambda scope: self.list_scope(self.resource(scope[0], scope[1]), scope), scopes):
+            lived.update(listed)
 
         def dry_run(pair):
             key, obj = pair
@@ -222,7 +235,7 @@ class ApplySet(object):
             if key[2] and not exists[key[2]]:
                 body = dict(obj, metadata=dict(obj["metadata"], namespace=fallback))
             try:
-                live = self.get(res, key) if (not key[2] or exists[key[2]]) else None
+                live = lived.get(key)
                 return key, live, self.ssa(res, body, dry_run=True), None
             except DynamicApiError as err:
                 return key, None, None, _message(err)
@@ -274,6 +287,7 @@ class ApplySet(object):
         selector = ",".join("%s=%s" % (k, v) for k, v in sorted(labels.items()))
         namespaces = sorted(set(used_ns) | set(spec.get("namespaces") or []))
         out = []
+        wanted = set(keys)
         for kind in spec.get("kinds") or []:
             api_version, kind_name = kind.get("api_version") or kind.get("apiVersion"), kind.get("kind")
             res = self.resource(api_version, kind_name)
@@ -292,7 +306,7 @@ class ApplySet(object):
                     if meta.get("deletionTimestamp"):
                         continue
                     key = (api_version, kind_name, meta.get("namespace") or "", meta.get("name"))
-                    if key not in set(keys):
+                    if key not in wanted:
                         out.append((key, dict(item, apiVersion=api_version, kind=kind_name)))
         return out
 
