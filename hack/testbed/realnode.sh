@@ -78,8 +78,9 @@ real_images() {  # the vLLM simulator image and the sandbox image, built once pe
     fi
     local deb=${debs[0]}
     dpkg-deb -x "$deb" "$dir.tmp/bb"
+    # busybox for the preStop hook's /bin/sh -c sleep and for kubectl exec; its wget -T crashes (1.35): use timeout
     local links=() a
-    for a in sh sleep cat ls ps env echo kill wget test true false grep; do links+=("bin/$a@=/bin/busybox"); done
+    for a in sh sleep cat ls ps env echo kill wget timeout test true false grep; do links+=("bin/$a@=/bin/busybox"); done
     "$PY" "$src/pack_image.py" "$dir.tmp/vllm-openai.tar" "$VLLM_IMAGE" '[]' \
       "usr/local/bin/vllm=$dir.tmp/vllm" "bin/busybox=$dir.tmp/bb/bin/busybox" "${links[@]}"
     "$PY" "$src/pack_image.py" "$dir.tmp/pause.tar" "$PAUSE_IMAGE" '["/pause"]' "pause=$dir.tmp/pause"
