@@ -137,6 +137,9 @@ func parse(argv []string) config {
 		case "--tensor-parallel-size", "--pipeline-parallel-size", "--data-parallel-size":
 			n := intFlag(name, one())
 			log.Printf("%s %d: accepted, not simulated (no GPU; one process serves)", name, n)
+		case "--max-num-batched-tokens", "--max-logprobs", "--seed", "--block-size", "--max-loras", "--max-lora-rank", "--max-cpu-loras":
+			// int-typed in vLLM's argparse: a bad value exits 2 there too
+			log.Printf("%s %d: accepted, not simulated", name, intFlag(name, one()))
 		default:
 			log.Printf("%s %s: accepted, not simulated", name, strings.Join(vals, " "))
 		}
