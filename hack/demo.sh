@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job: bring up the local simulated GPU cluster and run the whole flow on it, end to end:
+# The main job: bring up the local GPU cluster (KWOK GPU nodes + one real node) and run the whole flow on it, end to end:
 #   plan (fit-or-fail) -> GPU Operator -> model store release + PV/PVC -> vLLM models with autoscaling,
-#   monitors, alert rules, PDBs, ingress -> a second run that changes nothing -> a model that cannot fit,
-#   refused before any change.
+#   monitors, alert rules, PDBs, ingress -> a model on the real node answering a completion through its Service ->
+#   a second run that changes nothing -> a model that cannot fit, refused before any change.
 # Does all of its own set-up (virtualenv, collection link, test bed build and start). The cluster stays up
 # afterwards so you can look around: eval "$(hack/testbed.sh env)"; kubectl -n llm-serving get all. Stop it with
 # hack/testbed.sh down.
@@ -20,7 +20,7 @@ hack/testbed.sh up >/dev/null
 eval "$(hack/testbed.sh env)"
 export PATH=$ROOT/.venv/bin:$PATH K8S_AUTH_KUBECONFIG=$KUBECONFIG ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
 
-step "the simulated GPU nodes, labelled as GPU Feature Discovery labels them"
+step "the GPU nodes (KWOK, and the real node real-l4-0), labelled as GPU Feature Discovery labels them"
 hack/testbed.sh status
 
 DEMO=$HOME/.cache/llmops-vllm-serving/demo
@@ -37,6 +37,12 @@ if grep -Eq 'changed=[1-9]' "$DEMO/second-run.log"; then echo "second run report
 
 step "what is now serving"
 kubectl -n llm-serving get deployments,pods,services,ingresses,hpa,scaledobjects,podmonitors,prometheusrules,pdb,networkpolicies,pvc -o wide
+
+step "a request to llama-8b-l4 on the real node, through its Service (the API server's service proxy)"
+kubectl -n llm-serving get pods -l llmops.io/model=llama-8b-l4 -o wide
+printf '%s' '{"model": "meta-llama/Llama-3.1-8B-Instruct", "prompt": "What does the demo prove?", "max_tokens": 12}' > "$DEMO/request.json"
+kubectl create --raw /api/v1/namespaces/llm-serving/services/llama-8b-l4:http/proxy/v1/completions -f "$DEMO/request.json" \
+  | python3 -c 'import json, sys; r = json.load(sys.stdin); print("answer:", repr(r["choices"][0]["text"]), "| usage:", r["usage"])'
 
 step "a model that cannot fit (Llama-3.3-70B bf16 on one L40S) is refused before any change"
 before=$(kubectl -n llm-serving get deployments -o name | sort | tr '\n' ' ')

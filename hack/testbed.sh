@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local Kubernetes test bed with simulated GPU nodes.
 #   hack/testbed.sh build   build (or reuse) pinned binaries under ~/.cache/llmops-vllm-serving/
-#   hack/testbed.sh up      start etcd, kube-apiserver, controller-manager, scheduler, kwok; register nodes
+#   hack/testbed.sh up      start etcd, kube-apiserver, controller-manager, scheduler, kwok; register nodes;
+#                           one real node (containerd + kubelet + kube-proxy; LLMOPS_BED_REAL_NODES=0: none)
 #   hack/testbed.sh down    stop everything and remove the cluster state
 #   hack/testbed.sh status  show nodes
 # Everything listens on loopback only. Kubeconfig: $LLMOPS_BED_DIR/kubeconfig (printed by `up`).
@@ -29,8 +30,10 @@ minor() { local v=${1#v}; v=${v#*.}; echo "${v%%.*}"; }
 build_k8s() {
   local dir=$CACHE/src/k8s-$K8S_VERSION sv="v0.$(minor "$K8S_VERSION").${K8S_VERSION##*.}"
   local out=$BIN/k8s-$K8S_VERSION
-  local c missing=()
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do [[ -x $out/$c ]] || missing+=("$c"); done
+  local c missing=() want=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # the real node (hack/testbed/realnode.sh): kubelet and kube-proxy from the same module, ~2.5 min more
+  [[ ${LLMOPS_BED_REAL_NODES:-1} == 0 ]] || want+=(kubelet kube-proxy)
+  for c in "${want[@]}"; do [[ -x $out/$c ]] || missing+=("$c"); done
   if ((${#missing[@]} == 0)); then log "kubernetes $K8S_VERSION: cached"; return; fi
   log "kubernetes $K8S_VERSION: building ${missing[*]} (cold: 20-30 min on 2 cores)"
   mkdir -p "$dir" "$out"; cd "$dir"
@@ -85,6 +88,10 @@ link_bins() {
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-controller-manager" "$BIN/current/kube-controller-manager"
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-scheduler" "$BIN/current/kube-scheduler"
   ln -sfn "$BIN/k8s-$K8S_VERSION/kubectl" "$BIN/current/kubectl"
+  local c
+  for c in kubelet kube-proxy; do
+    if [[ -x $BIN/k8s-$K8S_VERSION/$c ]]; then ln -sfn "$BIN/k8s-$K8S_VERSION/$c" "$BIN/current/$c"; fi
+  done
   ln -sfn "$BIN/etcd-$ETCD_VERSION/etcd" "$BIN/current/etcd"
   ln -sfn "$BIN/kwok-$KWOK_VERSION/kwok" "$BIN/current/kwok"
   ln -sfn "$BIN/kwok-$KWOK_VERSION/kwokctl" "$BIN/current/kwokctl"

@@ -86,15 +86,37 @@ KC
   chmod 600 "$2"
 }
 
+make_pki_aggregation() {  # front-proxy (aggregation layer) and the apiserver's kubelet client; idempotent per file
+  cd "$PKI"
+  if [[ ! -f front-proxy-ca.crt ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout front-proxy-ca.key -out front-proxy-ca.crt -days 3650 -subj "/CN=llmops-testbed-front-proxy-ca" 2>/dev/null
+  fi
+  local n ca subj
+  for n in front-proxy-client apiserver-kubelet-client; do
+    [[ -f $n.crt ]] && continue
+    if [[ $n == front-proxy-client ]]; then ca=front-proxy-ca subj="/CN=front-proxy-client"; else ca=ca subj="/O=system:masters/CN=kube-apiserver-kubelet-client"; fi
+    printf 'extendedKeyUsage=clientAuth\n' > "$n.ext"
+    openssl req -newkey rsa:2048 -nodes -keyout "$n.key" -out "$n.csr" -subj "$subj" 2>/dev/null
+    openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial -out "$n.crt" -days 3650 -extfile "$n.ext" 2>/dev/null
+    rm -f "$n.csr" "$n.ext"
+  done
+  cd - >/dev/null
+}
+
+# shellcheck source=hack/testbed/realnode.sh
+source "$ROOT/hack/testbed/realnode.sh"
+
 cmd_up() {
   local t0=$SECONDS
   [[ -x $BIN/kube-apiserver && -x $BIN/kwok && -x $BIN/kubectl ]] || "$ROOT/hack/testbed.sh" build
   [[ -x $PY ]] || "$ROOT/hack/venv.sh"
   local c all=1
   for c in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do running "$c" || all=0; done
+  if real_enabled; then for c in containerd kubelet kube-proxy; do running "$c" || all=0; done; fi
   if ((all)) && healthy; then log "already up: export KUBECONFIG=$KUBECONFIG_OUT"; echo "$KUBECONFIG_OUT"; return; fi
   mkdir -p "$BED"
   make_pki
+  make_pki_aggregation
   write_kubeconfig admin "$KUBECONFIG_OUT"
   write_kubeconfig controller-manager "$BED/controller-manager.kubeconfig"
   write_kubeconfig scheduler "$BED/scheduler.kubeconfig"
@@ -114,7 +136,13 @@ cmd_up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true --enable-priority-and-fairness=false \
-    --endpoint-reconciler-type none --profiling=false --v=1
+    --endpoint-reconciler-type none --profiling=false --v=1 \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP,Hostname \
+    --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+    --proxy-client-key-file "$PKI/front-proxy-client.key" --enable-aggregator-routing=true
   wait_for kube-apiserver 90 healthy
 
   log "starting kube-controller-manager and kube-scheduler"
@@ -142,12 +170,14 @@ cmd_up() {
   kc apply --server-side --force-conflicts --field-manager llmops-testbed -f "$ROOT/hack/testbed/crds/" >/dev/null
   kc wait --for condition=Established --timeout 120s -f "$ROOT/hack/testbed/crds/" >/dev/null
   kc wait --for condition=Ready --timeout 60s node -l llmops.io/testbed=true >/dev/null
+  real_up
   log "up in $((SECONDS - t0))s: export KUBECONFIG=$KUBECONFIG_OUT"
   echo "$KUBECONFIG_OUT"
 }
 
 cmd_down() {
-  local n
+  local n t0=$SECONDS
+  real_down
   for n in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if running "$n"; then kill "$(cat "$BED/pids/$n")" 2>/dev/null || true; fi
   done
@@ -157,11 +187,12 @@ cmd_down() {
     kill -9 "$p" 2>/dev/null || true
   done
   rm -rf "$BED"
-  log "down: state removed"
+  log "down: state removed in $((SECONDS - t0))s"
 }
 
 cmd_status() {
   if ! healthy; then log "not running"; return 1; fi
+  if real_enabled && running kubelet; then log "real node $REAL_NAME: kubelet pid $(cat "$BED/pids/kubelet"), pods on $REAL_CIDR"; fi
   kc get nodes -L nvidia.com/gpu.product,nvidia.com/gpu.count,nvidia.com/gpu.memory \
     -o custom-columns='NAME:.metadata.name,STATUS:.status.conditions[?(@.type=="Ready")].status,GPU:.status.allocatable.nvidia\.com/gpu,PRODUCT:.metadata.labels.nvidia\.com/gpu\.product,MEMORY_MIB:.metadata.labels.nvidia\.com/gpu\.memory,MIG:.metadata.labels.nvidia\.com/mig\.capable'
 }

@@ -1,0 +1,82 @@
+"""Pack files into a docker-archive tarball (one layer) that `ctr images import` reads: no registry, no daemon.
+
+usage: pack_image.py OUT.tar NAME:TAG ENTRYPOINT_JSON DEST=SRC[:MODE] ... [LINK=TARGET@] ...
+A DEST=SRC copies the file SRC to DEST in the image; DEST@=TARGET makes DEST a symlink to TARGET.
+"""
+
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+
+
+def layer(entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs = set()
+        for dest, _kind, _src in entries:
+            parts = dest.strip("/").split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                dirs.add("/".join(parts[:i]))
+        dirs.add("tmp")
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        for dest, kind, src in entries:
+            info = tarfile.TarInfo(dest.strip("/"))
+            if kind == "link":
+                info.type = tarfile.SYMTYPE
+                info.linkname = src
+                tar.addfile(info)
+                continue
+            with open(src, "rb") as fh:
+                data = fh.read()
+            info.size = len(data)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def main(argv):
+    out, ref, entrypoint = argv[0], argv[1], json.loads(argv[2])
+    entries = []
+    for spec in argv[3:]:
+        if "@=" in spec:
+            dest, target = spec.split("@=", 1)
+            entries.append((dest, "link", target))
+        else:
+            dest, src = spec.split("=", 1)
+            entries.append((dest, "file", src))
+    blob = layer(entries)
+    diff_id = "sha256:" + hashlib.sha256(blob).hexdigest()
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Entrypoint": entrypoint or None,
+            "WorkingDir": "/",
+            "Labels": {"io.llmops.testbed": "built locally by hack/testbed/images.sh"},
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "hack/testbed/pack_image.py"}],
+    }
+    config_raw = json.dumps(config, sort_keys=True).encode()
+    config_name = hashlib.sha256(config_raw).hexdigest() + ".json"
+    manifest = [{"Config": config_name, "RepoTags": [ref], "Layers": ["layer.tar"]}]
+    tmp = out + ".tmp"
+    with tarfile.open(tmp, "w") as tar:
+        for name, data in (("layer.tar", blob), (config_name, config_raw), ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    os.replace(tmp, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

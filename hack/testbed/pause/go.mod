@@ -1,0 +1,3 @@
+module local/llmops-pause
+
+go 1.24

@@ -1,0 +1,3 @@
+module local/llmops-vllm-sim
+
+go 1.24
