@@ -126,7 +126,7 @@ def main():
         book = os.path.join(tmp, "empty.yml")
         with open(book, "w") as handle:
             handle.write(EMPTY_PLAYBOOK)
-        startup = statistics.median([run([playbook_bin, "-i", "localhost,", book], env)[0] for _ in range(3)])
+        startup = statistics.median([run([playbook_bin, "-i", "localhost,", book], env)[0] for dummy in range(3)])
     print("ansible-playbook start-up alone (empty play): %.2fs" % startup)
     results = measure(PLAYBOOK.format(ns=NS_ROLE, fx=FIXTURES), args.runs, env, playbook_bin, kubectl)
     report(results, args.runs, "2 models", startup)

@@ -32,7 +32,10 @@ def clean(tool, network):
         return
     dump = subprocess.run([save], check=True, capture_output=True, text=True).stdout
     tag = 'name: "%s"' % network
-    ours = lambda args: any(tag in a for a in args)  # noqa: E731 - the bridge plugin's comment on its rules
+
+    def ours(args):  # the bridge plugin's comment on its rules names the network
+        return any(tag in a for a in args)
+
     chains, rules = parse(dump)
     drop = {t: {c for c in cs if c.startswith("KUBE-")} for t, cs in chains.items()}
     for t, args in rules:
@@ -53,7 +56,7 @@ def clean(tool, network):
         for c in cs:
             subprocess.run([tool, "-w", "-t", t, "-X", c], check=False, capture_output=True)
     chains, rules = parse(subprocess.run([save], check=True, capture_output=True, text=True).stdout)
-    stale = sorted(c for cs in chains.values() for c in cs if c.startswith("KUBE-")) + [" ".join(a) for _, a in rules if ours(a)]
+    stale = sorted(c for cs in chains.values() for c in cs if c.startswith("KUBE-")) + [" ".join(a) for dummy, a in rules if ours(a)]
     if stale:
         sys.exit("%s: still present after clean-up: %s" % (tool, stale))
 
