@@ -326,6 +326,7 @@ def render_prometheusrule(plan, ctx):
         return None
     m, a, served, name = plan["metrics"], plan["alerts"], plan["served_model_name"], plan["name"]
     sel = _sel(ctx)
+    dur = a["for"]
     podsel = '{namespace="%s",pod=~"%s-.*",handler=~"/v1/.*"' % (ctx.ns, name)
 
     def rule(alert, expr, duration, severity, summary, description=None):
@@ -335,20 +336,20 @@ def render_prometheusrule(plan, ctx):
         return {"alert": alert, "expr": expr, "for": duration, "labels": {"severity": severity, "model": name},
                 "annotations": ann}
     rules = [
-        rule("VllmKvCacheNearlyFull", "max(%s%s) > %s" % (m["kv_cache_usage"], sel, a["kv_cache_usage"]), "10m", "warning",
-             "KV cache of %s above %d%% for 10 minutes" % (served, int(a["kv_cache_usage"] * 100)),
+        rule("VllmKvCacheNearlyFull", "max(%s%s) > %s" % (m["kv_cache_usage"], sel, a["kv_cache_usage"]), dur["kv_cache"],
+             "warning", "KV cache of %s above %d%% for %s" % (served, int(a["kv_cache_usage"] * 100), dur["kv_cache"]),
              "Sizing gave %s KV-cache tokens per replica (about %s concurrent requests); requests are being preempted "
              "or queued. Add replicas or lower max_num_seqs." % ((plan.get("sizing") or {}).get("kv_cache_tokens"),
                                                                  plan["capacity"])),
-        rule("VllmRequestsQueueing", "avg(%s%s) > %s" % (m["num_requests_waiting"], sel, a["waiting"]), "5m", "warning",
-             "More than %s requests waiting per replica of %s (its sized capacity) for 5 minutes" % (a["waiting"], served)),
-        rule("VllmPreempting", "sum(rate(%s%s[5m])) > 0" % (m["num_preemptions_total"], sel), "15m", "info",
+        rule("VllmRequestsQueueing", "avg(%s%s) > %s" % (m["num_requests_waiting"], sel, a["waiting"]), dur["waiting"],
+             "warning", "More than %s requests waiting per replica of %s for %s" % (a["waiting"], served, dur["waiting"])),
+        rule("VllmPreempting", "sum(rate(%s%s[5m])) > 0" % (m["num_preemptions_total"], sel), dur["preempting"], "info",
              "vLLM is preempting requests of %s: the KV cache is too small for the load" % served),
         rule("VllmHighErrorRate", 'sum(rate(http_requests_total%s,status=~"5.."}[5m])) / sum(rate(http_requests_total%s}[5m]))'
-             ' > %s' % (podsel, podsel, a["error_ratio"]), "5m", "critical",
+             ' > %s' % (podsel, podsel, a["error_ratio"]), dur["error_rate"], "critical",
              "More than %s%% of API requests to %s fail" % (a["error_ratio"] * 100, served)),
         rule("VllmSlowFirstToken", "histogram_quantile(0.95, sum by (le) (rate(%s_bucket%s[5m]))) > %s"
-             % (m["time_to_first_token_seconds"], sel, a["ttft_p95_s"]), "10m", "warning",
+             % (m["time_to_first_token_seconds"], sel, a["ttft_p95_s"]), dur["ttft"], "warning",
              "p95 time to first token of %s above %ss" % (served, a["ttft_p95_s"])),
     ]
     labels = dict(ctx.labels, **(ctx.s.get("monitor_labels") or {}))

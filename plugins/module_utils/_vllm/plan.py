@@ -265,6 +265,24 @@ def _sizing_value(sizing, key):
     return recs.get(key)
 
 
+#: how long each alert's condition must hold before it fires (PrometheusRule ``for``), by alert
+ALERT_FOR = {"kv_cache": "10m", "waiting": "5m", "preempting": "15m", "error_rate": "5m", "ttft": "10m"}
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+def alert_durations(given):
+    """ALERT_FOR overlaid with ``given`` -> (durations, problems): unknown alerts and non-durations refused."""
+    out, problems = dict(ALERT_FOR), []
+    for key, value in sorted((given or {}).items()):
+        if key not in ALERT_FOR:
+            problems.append("alert_for.%s is not an alert; known: %s" % (key, ", ".join(sorted(ALERT_FOR))))
+        elif not _DURATION.match(str(value)):
+            problems.append("alert_for.%s=%r is not a Prometheus duration such as '30s', '5m' or '1h30m'" % (key, value))
+        else:
+            out[key] = str(value)
+    return out, problems
+
+
 def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     """Return (plan, problems).  ``problems`` empty means the model can be deployed as planned.
 
@@ -272,7 +290,8 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
     several models planned in a row do not count the same GPUs twice.
     ``options``: vllm_version, image, container_port, tolerations, node_selector, instance,
     load_gib_per_s, startup_overhead_s, probe_period_s, prestop_sleep_s, termination_grace_s,
-    autoscaling (defaults dict), waiting_ratio, kv_cache_alert, error_ratio_alert, memory_headroom,
+    autoscaling (defaults dict), waiting_ratio, kv_cache_alert, error_ratio_alert, waiting_alert (0: the sized
+    capacity), alert_for (ALERT_FOR keys -> Prometheus durations), memory_headroom,
     typical_request_tokens, rolling_max_surge.
     """
     problems = []
@@ -438,11 +457,18 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         "queries": queries,
         "scale_down_stabilization_s": int(auto.get("scale_down_stabilization_s", 300)),
     }
+    alert_for, found = alert_durations(options.get("alert_for"))
+    problems.extend("model %s: %s" % (name, p) for p in found)
+    waiting_alert = int(options.get("waiting_alert") or 0)
+    if waiting_alert < 0:
+        problems.append("model %s: waiting_alert=%d is negative; give the waiting requests per replica that alert, "
+                        "or 0 for the sized capacity (%s)" % (name, waiting_alert, capacity))
     alerts = {
         "kv_cache_usage": float(options.get("kv_cache_alert", 0.9)),
-        "waiting": capacity,
+        "waiting": waiting_alert or capacity,
         "error_ratio": float(options.get("error_ratio_alert", 0.05)),
         "ttft_p95_s": float(options.get("ttft_alert_s", max(2.0, round(req_tokens / 2000.0, 1)))),
+        "for": alert_for,
     }
 
     image = options.get("image") or releases.image_for(version)

@@ -147,7 +147,7 @@ def test_killing_the_controller_is_seen_even_while_it_is_an_unreaped_zombie(tmp_
     mstart = read_stat(middle)[2]
     try:
         os.kill(top.pid, signal.SIGKILL)  # not reaped: stays a zombie, its pid still exists in /proc
-        gone = _wait_gone(watcher, wstart, 5)
+        gone = _wait_gone(watcher, wstart, 30)
         assert gone is not None, "the watcher kept running after its controller was killed"
         assert read_stat(top.pid)[0] == "Z"
         with open(out) as fh:
@@ -167,7 +167,7 @@ def test_killing_a_middle_process_is_seen(tmp_path):
     wstart = read_stat(watcher)[2]
     try:
         os.kill(middle, signal.SIGKILL)
-        assert _wait_gone(watcher, wstart, 5) is not None
+        assert _wait_gone(watcher, wstart, 30) is not None
         with open(out) as fh:
             assert f"this module's parent {middle} exited (now re-parented to " in fh.read()
     finally:
@@ -340,7 +340,7 @@ def test_kill_9_of_ansible_playbook_stops_the_module_before_the_switch_and_a_rer
         os.kill(play.pid, signal.SIGKILL)
         t_kill = time.monotonic()
         play.wait()  # reaped at once, as an interactive shell does
-        gone_after = _wait_gone(module[0], module[1], 10)
+        gone_after = _wait_gone(module[0], module[1], 30)
         assert gone_after is not None, "the module kept running 10 s after ansible-playbook was killed"
         assert gone_after < 5
         # report the measurement (pytest -s / -rA shows it)

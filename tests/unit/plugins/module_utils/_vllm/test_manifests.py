@@ -135,3 +135,32 @@ def test_no_two_places_share_one_mapping():
     for case in CASES:
         seen.clear()
         walk(_render(case), case)
+
+
+def _rules(plan):
+    rule = [o for o in manifests.render_model(plan, {}, "stable") if o["kind"] == "PrometheusRule"][0]
+    return {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+
+
+def test_alert_durations_and_waiting_threshold_are_the_given_ones():
+    rules = _rules(_one())
+    assert {a: r["for"] for a, r in rules.items()} == {
+        "VllmKvCacheNearlyFull": "10m", "VllmRequestsQueueing": "5m", "VllmPreempting": "15m",
+        "VllmHighErrorRate": "5m", "VllmSlowFirstToken": "10m"}
+    sized = rules["VllmRequestsQueueing"]["expr"]
+    rules = _rules(_one(_opts={"alert_for": {"waiting": "30s", "ttft": "1h30m"}, "waiting_alert": 3}))
+    assert rules["VllmRequestsQueueing"]["for"] == "30s" and rules["VllmSlowFirstToken"]["for"] == "1h30m"
+    assert rules["VllmKvCacheNearlyFull"]["for"] == "10m"
+    assert rules["VllmRequestsQueueing"]["expr"].endswith(" > 3") and not sized.endswith(" > 3")
+    assert "for 30s" in rules["VllmRequestsQueueing"]["annotations"]["summary"]
+
+
+@pytest.mark.parametrize("opts, needle", [
+    ({"alert_for": {"queue": "5m"}}, "alert_for.queue is not an alert; known: error_rate, kv_cache, preempting, ttft, waiting"),
+    ({"alert_for": {"waiting": "5 minutes"}}, "alert_for.waiting='5 minutes' is not a Prometheus duration"),
+    ({"alert_for": {"waiting": 5}}, "alert_for.waiting=5 is not a Prometheus duration"),
+    ({"waiting_alert": -1}, "waiting_alert=-1 is negative"),
+])
+def test_bad_alert_settings_are_refused_naming_the_value(opts, needle):
+    result = tp._plan([tp._model()], **dict({"autoscaling": AUTO}, **opts))
+    assert any(needle in p for p in result["problems"]), result["problems"]
