@@ -129,14 +129,22 @@ cmd_up() {
     --initial-cluster "llmops=http://127.0.0.1:$((ETCD_PORT + 1))" --listen-metrics-urls "" --log-level warn
   wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
-  log "starting kube-apiserver on https://127.0.0.1:$PORT"
+  # With a real node, pods reach the apiserver as in a real cluster: the `kubernetes` Service (10.96.0.1:443) ->
+  # kube-proxy -> the node address the apiserver advertises (lease reconciler writes its endpoints). KWOK-only
+  # beds stay on loopback.
+  local bind=127.0.0.1 advertise=127.0.0.1 reconciler=none
+  if real_enabled; then
+    advertise=$(real_node_ip); [[ -n $advertise ]] || die "no IPv4 source address for the apiserver to advertise (ip route get 1.1.1.1)"
+    bind=0.0.0.0 reconciler=lease
+  fi
+  log "starting kube-apiserver on https://$bind:$PORT (advertised $advertise)"
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT" \
+    --bind-address "$bind" --advertise-address "$advertise" --secure-port "$PORT" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" --client-ca-file "$PKI/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode Node,RBAC --allow-privileged=true --enable-priority-and-fairness=false \
-    --endpoint-reconciler-type none --profiling=false --v=1 \
+    --endpoint-reconciler-type "$reconciler" --profiling=false --v=1 \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP,Hostname \
     --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \

@@ -1,7 +1,8 @@
 """Pack files into a docker-archive tarball (one layer) that `ctr images import` reads: no registry, no daemon.
 
-usage: pack_image.py OUT.tar NAME:TAG ENTRYPOINT_JSON DEST=SRC[:MODE] ... [LINK=TARGET@] ...
-A DEST=SRC copies the file SRC to DEST in the image; DEST@=TARGET makes DEST a symlink to TARGET.
+usage: pack_image.py OUT.tar NAME:TAG ENTRYPOINT_JSON [--user=U] [--workdir=D] [--dir=D] DEST=SRC ... DEST@=TARGET ...
+A DEST=SRC copies the file SRC to DEST in the image; DEST@=TARGET makes DEST a symlink to TARGET; --dir=D makes
+an empty directory D (mode 1777); --user and --workdir set the image's User and WorkingDir as upstream's Dockerfile does.
 """
 
 import hashlib
@@ -12,10 +13,10 @@ import sys
 import tarfile
 
 
-def layer(entries):
+def layer(entries, open_dirs=()):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        dirs = set()
+        dirs = {d.strip("/") for d in open_dirs}
         for dest, _kind, _src in entries:
             parts = dest.strip("/").split("/")[:-1]
             for i in range(1, len(parts) + 1):
@@ -24,7 +25,7 @@ def layer(entries):
         for d in sorted(dirs):
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" else 0o755
+            info.mode = 0o1777 if d == "tmp" or d in {o.strip("/") for o in open_dirs} else 0o755
             tar.addfile(info)
         for dest, kind, src in entries:
             info = tarfile.TarInfo(dest.strip("/"))
@@ -43,15 +44,20 @@ def layer(entries):
 
 def main(argv):
     out, ref, entrypoint = argv[0], argv[1], json.loads(argv[2])
-    entries = []
+    entries, opts, open_dirs = [], {"user": "", "workdir": "/"}, []
     for spec in argv[3:]:
-        if "@=" in spec:
+        if spec.startswith("--dir="):
+            open_dirs.append(spec[len("--dir="):])
+        elif spec.startswith("--") and spec[2:].split("=", 1)[0] in opts:
+            key, value = spec[2:].split("=", 1)
+            opts[key] = value
+        elif "@=" in spec:
             dest, target = spec.split("@=", 1)
             entries.append((dest, "link", target))
         else:
             dest, src = spec.split("=", 1)
             entries.append((dest, "file", src))
-    blob = layer(entries)
+    blob = layer(entries, open_dirs)
     diff_id = "sha256:" + hashlib.sha256(blob).hexdigest()
     config = {
         "architecture": "amd64",
@@ -59,7 +65,8 @@ def main(argv):
         "config": {
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             "Entrypoint": entrypoint or None,
-            "WorkingDir": "/",
+            "WorkingDir": opts["workdir"],
+            "User": opts["user"],
             "Labels": {"io.llmops.testbed": "built locally by hack/testbed/images.sh"},
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},

@@ -92,6 +92,32 @@ real_images() {  # the vLLM simulator image and the sandbox image, built once pe
     ctr -a "$REAL_SOCK" -n k8s.io images import "$dir/$t.tar" >/dev/null \
       || die "ctr images import $dir/$t.tar failed; logs in $REAL/"
   done
+  real_monitoring_images
+}
+
+# kube-prometheus-stack 88.5.3's images, under the chart's names, from the binaries hack/testbed.sh build made
+# from their Go modules (the Dockerfiles' entrypoints, users and working directories; no shell, like distroless)
+PROM_IMAGES=(
+  "prometheus quay.io/prometheus/prometheus:v3.14.0-distroless prometheus-dir/prometheus /bin/prometheus --user=65534 --workdir=/prometheus --dir=prometheus"
+  "prometheus-operator quay.io/prometheus-operator/prometheus-operator:v0.93.1 prometheus-operator-dir/operator /bin/operator --user=65534"
+  "prometheus-config-reloader quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1 prometheus-operator-dir/prometheus-config-reloader /bin/prometheus-config-reloader --user=65534"
+)
+
+real_monitoring_images() {
+  local spec name ref bin path opts key dir
+  for spec in "${PROM_IMAGES[@]}"; do
+    read -r name ref bin path opts <<<"$spec"
+    if [[ ! -x $BIN/$bin ]]; then log "images: $BIN/$bin missing (hack/testbed.sh build makes it): $ref not imported"; continue; fi
+    key=$(cat "$(readlink -f "$BIN/$bin")" "$ROOT/hack/testbed/pack_image.py" <(echo "$spec") | sha256sum | cut -c1-16)
+    dir=$CACHE/images/$name-$key
+    if [[ ! -f $dir/image.tar ]]; then
+      mkdir -p "$dir.tmp"
+      # shellcheck disable=SC2086 # opts are words
+      "$PY" "$ROOT/hack/testbed/pack_image.py" "$dir.tmp/image.tar" "$ref" "[\"$path\"]" $opts "${path#/}=$BIN/$bin"
+      rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    fi
+    ctr -a "$REAL_SOCK" -n k8s.io images import "$dir/image.tar" >/dev/null || die "ctr images import $dir/image.tar ($ref) failed"
+  done
 }
 
 real_configs() {
