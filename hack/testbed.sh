@@ -12,15 +12,14 @@ K8S_VERSION=${K8S_VERSION:-v1.35.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.35}
 KWOK_VERSION=${KWOK_VERSION:-v0.7.0}
 HELM_VERSION=${HELM_VERSION:-v3.19.5}
-# kube-prometheus-stack 88.5.3's images: Prometheus v3.14.0 (Go module v0.314.0), Prometheus Operator v0.93.1
-PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v3.14.0}
-PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-v0.93.1}
 
 CACHE=${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}
 BIN=$CACHE/bin
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gobuild GOFLAGS=-mod=mod GOTOOLCHAIN=local
 export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/testbed/versions.sh
+source "$ROOT/hack/testbed/versions.sh"
 BED=${LLMOPS_BED_DIR:-$CACHE/bed}
 NODES_FILE=${LLMOPS_BED_NODES:-$ROOT/hack/testbed/nodes.yaml}
 APISERVER_PORT=${LLMOPS_BED_PORT:-16443}

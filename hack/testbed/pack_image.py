@@ -16,16 +16,16 @@ import tarfile
 def layer(entries, open_dirs=()):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        dirs = {d.strip("/") for d in open_dirs}
+        open_dirs = {d.strip("/") for d in open_dirs} | {"tmp"}
+        dirs = set(open_dirs)
         for dest, _kind, _src in entries:
             parts = dest.strip("/").split("/")[:-1]
             for i in range(1, len(parts) + 1):
                 dirs.add("/".join(parts[:i]))
-        dirs.add("tmp")
         for d in sorted(dirs):
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" or d in {o.strip("/") for o in open_dirs} else 0o755
+            info.mode = 0o1777 if d in open_dirs else 0o755
             tar.addfile(info)
         for dest, kind, src in entries:
             info = tarfile.TarInfo(dest.strip("/"))

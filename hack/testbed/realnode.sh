@@ -97,10 +97,12 @@ real_images() {  # the vLLM simulator image and the sandbox image, built once pe
 
 # kube-prometheus-stack 88.5.3's images, under the chart's names, from the binaries hack/testbed.sh build made
 # from their Go modules (the Dockerfiles' entrypoints, users and working directories; no shell, like distroless)
+# shellcheck source=hack/testbed/versions.sh
+source "$ROOT/hack/testbed/versions.sh"
 PROM_IMAGES=(
-  "prometheus quay.io/prometheus/prometheus:v3.14.0-distroless prometheus-dir/prometheus /bin/prometheus --user=65534 --workdir=/prometheus --dir=prometheus"
-  "prometheus-operator quay.io/prometheus-operator/prometheus-operator:v0.93.1 prometheus-operator-dir/operator /bin/operator --user=65534"
-  "prometheus-config-reloader quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1 prometheus-operator-dir/prometheus-config-reloader /bin/prometheus-config-reloader --user=65534"
+  "prometheus quay.io/prometheus/prometheus:$PROMETHEUS_VERSION-distroless prometheus-dir/prometheus /bin/prometheus --user=65534 --workdir=/prometheus --dir=prometheus"
+  "prometheus-operator quay.io/prometheus-operator/prometheus-operator:$PROM_OPERATOR_VERSION prometheus-operator-dir/operator /bin/operator --user=65534"
+  "prometheus-config-reloader quay.io/prometheus-operator/prometheus-config-reloader:$PROM_OPERATOR_VERSION prometheus-operator-dir/prometheus-config-reloader /bin/prometheus-config-reloader --user=65534"
 )
 
 real_monitoring_images() {

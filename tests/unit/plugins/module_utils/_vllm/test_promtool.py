@@ -33,6 +33,12 @@ def _rule_group(plan):
     return rule[0]["spec"]
 
 
+def _selector(spec, alert="VllmRequestsQueueing"):
+    """The labels the rendered expression selects on (namespace, model_name), read back from the expression."""
+    expr = [r for r in spec["groups"][0]["rules"] if r["alert"] == alert][0]["expr"]
+    return expr.split("{", 1)[1].split("}", 1)[0]
+
+
 def _promtool(tmp_path, *args):
     return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
@@ -80,10 +86,7 @@ def _alerts_test(spec, series, evals):
 def test_alerts_fire_on_vllm_series_and_not_below_threshold(tmp_path, release, kv_metric):
     plan = tm._one(_opts={"vllm_version": release, "waiting_alert": 4, "alert_for": {"waiting": "2m", "kv_cache": "3m"}})
     spec = _rule_group(plan)
-    expr = {r["alert"]: r["expr"] for r in spec["groups"][0]["rules"]}
-    # the labels the rendered selector asks for (namespace, model_name), read back from the expression itself
-    sel = expr["VllmRequestsQueueing"].split("{", 1)[1].split("}", 1)[0]
-    labels = "{%s,pod=\"llama-8b-0\"}" % sel
+    labels = "{%s,pod=\"llama-8b-0\"}" % _selector(spec)
     series = [
         # waiting per replica: 0 for 3 min, then 6 (> 4) from minute 3 on
         {"series": "vllm:num_requests_waiting" + labels, "values": "0x2 6x10"},
@@ -110,8 +113,7 @@ def test_alerts_fire_on_vllm_series_and_not_below_threshold(tmp_path, release, k
 def test_rule_unit_test_catches_a_wrong_threshold(tmp_path):
     """The control: a waiting level at the threshold (not above it) must not fire; asserting it does fails."""
     spec = _rule_group(tm._one(_opts={"waiting_alert": 4, "alert_for": {"waiting": "1m"}}))
-    sel = [r for r in spec["groups"][0]["rules"] if r["alert"] == "VllmRequestsQueueing"][0]["expr"].split("{", 1)[1].split("}", 1)[0]
-    series = [{"series": "vllm:num_requests_waiting{%s}" % sel, "values": "4x10"}]
+    series = [{"series": "vllm:num_requests_waiting{%s}" % _selector(spec), "values": "4x10"}]
     evals = [{"eval_time": "5m", "alertname": "VllmRequestsQueueing",
               "exp_alerts": [{"exp_labels": {"severity": "warning", "model": "llama-8b"}}]}]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))

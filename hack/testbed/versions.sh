@@ -1,0 +1,6 @@
+# shellcheck shell=bash
+# Versions shared by the build (hack/testbed.sh) and the real node's images (hack/testbed/realnode.sh): the binary
+# built and the image name it is imported under come from one place. kube-prometheus-stack 88.5.3 references
+# Prometheus v3.14.0 (Go module v0.314.0) and Prometheus Operator v0.93.1.
+PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v3.14.0}
+PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-v0.93.1}
