@@ -114,6 +114,26 @@ build_prom_operator() {  # the operator and its config reloader (the Prometheus 
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+build_keda() {  # operator, metrics apiserver (external metrics for the HPA KEDA drives), admission webhooks
+  local out=$BIN/keda-$KEDA_VERSION
+  if [[ -x $out/keda && -x $out/keda-adapter && -x $out/keda-admission-webhooks ]]; then log "keda $KEDA_VERSION: cached"; return; fi
+  log "keda $KEDA_VERSION: building keda, keda-adapter, keda-admission-webhooks (cold: ~8 min on 2 cores)"
+  go_module_build "github.com/kedacore/keda/v2@v$KEDA_VERSION" "$out" : \
+    "-X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION -X github.com/kedacore/keda/v2/version.GitCommit=v$KEDA_VERSION" \
+    ./cmd/operator ./cmd/adapter ./cmd/webhooks
+  mv "$out.tmp/operator" "$out.tmp/keda"; mv "$out.tmp/adapter" "$out.tmp/keda-adapter"
+  mv "$out.tmp/webhooks" "$out.tmp/keda-admission-webhooks"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+build_prom_adapter() {  # prometheus-adapter: the custom metrics API the HPA path reads vLLM's gauges from
+  local out=$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION
+  if [[ -x $out/adapter ]]; then log "prometheus-adapter $PROM_ADAPTER_VERSION: cached"; return; fi
+  log "prometheus-adapter $PROM_ADAPTER_VERSION: building adapter (cold: ~3 min on 2 cores)"
+  go_module_build "sigs.k8s.io/prometheus-adapter@$PROM_ADAPTER_VERSION" "$out" : "" ./cmd/adapter
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 link_bins() {
   mkdir -p "$BIN/current"
   ln -sfn "$BIN/k8s-$K8S_VERSION/kube-apiserver" "$BIN/current/kube-apiserver"
@@ -131,12 +151,14 @@ link_bins() {
   ln -sfn "$BIN/prometheus-$PROMETHEUS_VERSION/promtool" "$BIN/current/promtool"
   ln -sfn "$BIN/prometheus-$PROMETHEUS_VERSION" "$BIN/current/prometheus-dir"
   ln -sfn "$BIN/prometheus-operator-$PROM_OPERATOR_VERSION" "$BIN/current/prometheus-operator-dir"
+  ln -sfn "$BIN/keda-$KEDA_VERSION" "$BIN/current/keda-dir"
+  ln -sfn "$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION" "$BIN/current/prometheus-adapter-dir"
 }
 
 cmd_build() {
   local t0=$SECONDS
   mkdir -p "$BIN"
-  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator
+  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator; build_keda; build_prom_adapter
   link_bins
   log "build done in $((SECONDS - t0))s; binaries in $BIN/current"
 }

@@ -9,7 +9,7 @@
 
 REAL_NODES=${LLMOPS_BED_REAL_NODES:-1}
 REAL_NAME=${LLMOPS_BED_REAL_NODE_NAME:-real-l4-0}
-REAL_GPUS=${LLMOPS_BED_REAL_GPUS:-4}
+REAL_GPUS=${LLMOPS_BED_REAL_GPUS:-8}
 REAL_CIDR=10.123.0.0/24
 REAL_BRIDGE=llmops-cni0
 REAL_CNI_NET=llmops-bed
@@ -99,15 +99,19 @@ real_images() {  # the vLLM simulator image and the sandbox image, built once pe
 # from their Go modules (the Dockerfiles' entrypoints, users and working directories; no shell, like distroless)
 # shellcheck source=hack/testbed/versions.sh
 source "$ROOT/hack/testbed/versions.sh"
-PROM_IMAGES=(
+MON_IMAGES=(
   "prometheus quay.io/prometheus/prometheus:$PROMETHEUS_VERSION-distroless prometheus-dir/prometheus /bin/prometheus --user=65534 --workdir=/prometheus --dir=prometheus"
   "prometheus-operator quay.io/prometheus-operator/prometheus-operator:$PROM_OPERATOR_VERSION prometheus-operator-dir/operator /bin/operator --user=65534"
   "prometheus-config-reloader quay.io/prometheus-operator/prometheus-config-reloader:$PROM_OPERATOR_VERSION prometheus-operator-dir/prometheus-config-reloader /bin/prometheus-config-reloader --user=65534"
+  "keda ghcr.io/kedacore/keda:$KEDA_VERSION keda-dir/keda /keda --user=65532:65532"
+  "keda-metrics-apiserver ghcr.io/kedacore/keda-metrics-apiserver:$KEDA_VERSION keda-dir/keda-adapter /keda-adapter --user=65532:65532"
+  "keda-admission-webhooks ghcr.io/kedacore/keda-admission-webhooks:$KEDA_VERSION keda-dir/keda-admission-webhooks /keda-admission-webhooks --user=65532:65532"
+  "prometheus-adapter registry.k8s.io/prometheus-adapter/prometheus-adapter:$PROM_ADAPTER_VERSION prometheus-adapter-dir/adapter /adapter --user=65534"
 )
 
 real_monitoring_images() {
   local spec name ref bin path opts key dir
-  for spec in "${PROM_IMAGES[@]}"; do
+  for spec in "${MON_IMAGES[@]}"; do
     read -r name ref bin path opts <<<"$spec"
     if [[ ! -x $BIN/$bin ]]; then log "images: $BIN/$bin missing (hack/testbed.sh build makes it): $ref not imported"; continue; fi
     key=$(cat "$(readlink -f "$BIN/$bin")" "$ROOT/hack/testbed/pack_image.py" <(echo "$spec") | sha256sum | cut -c1-16)

@@ -4,3 +4,7 @@
 # Prometheus v3.14.0 (Go module v0.314.0) and Prometheus Operator v0.93.1.
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v3.14.0}
 PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-v0.93.1}
+# The KEDA 2.20.2 chart runs ghcr.io/kedacore/{keda,keda-metrics-apiserver,keda-admission-webhooks}:2.20.2;
+# prometheus-adapter chart 5.3.0 runs registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0.
+KEDA_VERSION=${KEDA_VERSION:-2.20.2}
+PROM_ADAPTER_VERSION=${PROM_ADAPTER_VERSION:-v0.12.0}

@@ -42,7 +42,8 @@ options:
     default: true
   prune:
     description: Remove live objects of O(prune.kinds) matching O(prune.labels) in the set's namespaces (and
-      O(prune.namespaces)) that the set does not contain. Kinds whose API is not served are skipped.
+      O(prune.namespaces)) that the set does not contain. Kinds whose API is not served are skipped; objects a controller owns (an
+      ownerReference with controller true, such as the HPA KEDA makes for a ScaledObject) are never pruned.
     type: dict
     suboptions:
       labels:
@@ -304,6 +305,10 @@ class ApplySet(object):
                 for item in listed.get("items") or []:
                     meta = item.get("metadata") or {}
                     if meta.get("deletionTimestamp"):
+                        continue
+                    # a controller made it (KEDA's HPA of a ScaledObject copies the ScaledObject's labels): it is
+                    # the controller's to keep or remove, never ours to prune
+                    if any(ref.get("controller") for ref in meta.get("ownerReferences") or []):
                         continue
                     key = (api_version, kind_name, meta.get("namespace") or "", meta.get("name"))
                     if key not in wanted:

@@ -267,10 +267,14 @@ def render_hpa(plan, ctx):
             {"type": "Pods", "pods": {"metric": {"name": prefix + m["kv_cache_usage"].split(":")[-1]},
                                       "target": {"type": "AverageValue",
                                                  "averageValue": "%dm" % int(round(auto["kv_cache_target"] * 1000))}}}],
-        "behavior": {
-            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+        "behavior": _hpa_behavior(auto)}}
+
+
+def _hpa_behavior(auto):
+    # one pod at a time each way: a vLLM pod takes minutes to load, and scale-in waits out the stabilization window
+    return {"scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
             "scaleDown": {"stabilizationWindowSeconds": auto["scale_down_stabilization_s"],
-                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}}}
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}
 
 
 def _sel(ctx):
@@ -286,6 +290,9 @@ def render_scaledobject(plan, ctx):
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.obj},
         "minReplicaCount": auto["min_replicas"], "maxReplicaCount": auto["max_replicas"],
         "pollingInterval": 15, "cooldownPeriod": auto["scale_down_stabilization_s"],
+        # cooldownPeriod only governs the last replica (to zero); N -> N-1 is the HPA KEDA owns, so the same
+        # behavior as the HPA path is set on it
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": _hpa_behavior(auto)}},
         "triggers": [
             {"type": "prometheus", "name": "waiting-requests", "metricType": "AverageValue", "metadata": {
                 "serverAddress": auto["prometheus_address"],

@@ -164,3 +164,18 @@ def test_alert_durations_and_waiting_threshold_are_the_given_ones():
 def test_bad_alert_settings_are_refused_naming_the_value(opts, needle):
     result = tp._plan([tp._model()], **dict({"autoscaling": AUTO}, **opts))
     assert any(needle in p for p in result["problems"]), result["problems"]
+
+
+def test_keda_and_hpa_scale_in_with_the_same_window():
+    """KEDA's cooldownPeriod only governs the last replica (to zero): N -> N-1 is decided by the HPA KEDA creates,
+    whose default scale-down window is 300 s whatever scale_down_stabilization_s says, unless the ScaledObject
+    carries the behavior."""
+    auto = dict(AUTO, scale_down_stabilization_s=30)
+    keda = _one(autoscaling={"kind": "keda", "min_replicas": 1, "max_replicas": 2}, _opts={"autoscaling": auto})
+    hpa = _one(autoscaling={"kind": "hpa", "min_replicas": 1, "max_replicas": 2}, _opts={"autoscaling": auto})
+    so = [o for o in manifests.render_model(keda, {}, "stable") if o["kind"] == "ScaledObject"][0]
+    h = [o for o in manifests.render_model(hpa, {}, "stable") if o["kind"] == "HorizontalPodAutoscaler"][0]
+    behavior = so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 30
+    assert behavior == h["spec"]["behavior"]
+    assert so["spec"]["cooldownPeriod"] == 30
