@@ -126,6 +126,15 @@ build_keda() {  # operator, metrics apiserver (external metrics for the HPA KEDA
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+build_coredns() {  # cluster DNS for the real node: Services by name (<svc>.<ns>.svc.cluster.local), as kubeadm installs it
+  local out=$BIN/coredns-$COREDNS_VERSION
+  if [[ -x $out/coredns ]]; then log "coredns $COREDNS_VERSION: cached"; return; fi
+  log "coredns $COREDNS_VERSION: building coredns (cold: ~4 min on 2 cores)"
+  go_module_build "github.com/coredns/coredns@$COREDNS_VERSION" "$out" : \
+    "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 build_prom_adapter() {  # prometheus-adapter: the custom metrics API the HPA path reads vLLM's gauges from
   local out=$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION
   if [[ -x $out/adapter ]]; then log "prometheus-adapter $PROM_ADAPTER_VERSION: cached"; return; fi
@@ -153,12 +162,13 @@ link_bins() {
   ln -sfn "$BIN/prometheus-operator-$PROM_OPERATOR_VERSION" "$BIN/current/prometheus-operator-dir"
   ln -sfn "$BIN/keda-$KEDA_VERSION" "$BIN/current/keda-dir"
   ln -sfn "$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION" "$BIN/current/prometheus-adapter-dir"
+  ln -sfn "$BIN/coredns-$COREDNS_VERSION" "$BIN/current/coredns-dir"
 }
 
 cmd_build() {
   local t0=$SECONDS
   mkdir -p "$BIN"
-  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator; build_keda; build_prom_adapter
+  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator; build_keda; build_prom_adapter; build_coredns
   link_bins
   log "build done in $((SECONDS - t0))s; binaries in $BIN/current"
 }

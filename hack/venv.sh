@@ -10,5 +10,5 @@ want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then exit 0; fi
 echo "[venv] installing pinned tooling into $VENV" >&2
 [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check --cache-dir "$HOME/.cache/llmops-vllm-serving/pip" -r "$ROOT/requirements-dev.txt"
+"$VENV/bin/pip" install -q --disable-pip-version-check --cache-dir "${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}/pip" -r "$ROOT/requirements-dev.txt"
 echo "$want" > "$stamp"

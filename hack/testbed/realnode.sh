@@ -15,6 +15,7 @@ REAL_BRIDGE=llmops-cni0
 REAL_CNI_NET=llmops-bed
 REAL=$BED/real
 REAL_SOCK=$REAL/containerd.sock
+REAL_DNS_IP=10.96.0.10  # kube-dns, as kubeadm puts it: the tenth address of the Service range
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 VLLM_SIM_VERSION=${VLLM_SIM_VERSION:-0.33.0}
 VLLM_IMAGE=vllm/vllm-openai:v$VLLM_SIM_VERSION
@@ -92,14 +93,15 @@ real_images() {  # the vLLM simulator image and the sandbox image, built once pe
     ctr -a "$REAL_SOCK" -n k8s.io images import "$dir/$t.tar" >/dev/null \
       || die "ctr images import $dir/$t.tar failed; logs in $REAL/"
   done
-  real_monitoring_images
+  real_addon_images
 }
 
-# kube-prometheus-stack 88.5.3's images, under the chart's names, from the binaries hack/testbed.sh build made
-# from their Go modules (the Dockerfiles' entrypoints, users and working directories; no shell, like distroless)
+# The add-ons' images, under the names their charts (kube-prometheus-stack 88.5.3, KEDA 2.20.2, prometheus-adapter
+# 5.3.0) and kubeadm (CoreDNS) use, from the binaries hack/testbed.sh build made from their Go modules: upstream
+# Dockerfiles' entrypoints, users, working directories and file capabilities; no shell, like distroless.
 # shellcheck source=hack/testbed/versions.sh
 source "$ROOT/hack/testbed/versions.sh"
-MON_IMAGES=(
+ADDON_IMAGES=(
   "prometheus quay.io/prometheus/prometheus:$PROMETHEUS_VERSION-distroless prometheus-dir/prometheus /bin/prometheus --user=65534 --workdir=/prometheus --dir=prometheus"
   "prometheus-operator quay.io/prometheus-operator/prometheus-operator:$PROM_OPERATOR_VERSION prometheus-operator-dir/operator /bin/operator --user=65534"
   "prometheus-config-reloader quay.io/prometheus-operator/prometheus-config-reloader:$PROM_OPERATOR_VERSION prometheus-operator-dir/prometheus-config-reloader /bin/prometheus-config-reloader --user=65534"
@@ -107,11 +109,12 @@ MON_IMAGES=(
   "keda-metrics-apiserver ghcr.io/kedacore/keda-metrics-apiserver:$KEDA_VERSION keda-dir/keda-adapter /keda-adapter --user=65532:65532"
   "keda-admission-webhooks ghcr.io/kedacore/keda-admission-webhooks:$KEDA_VERSION keda-dir/keda-admission-webhooks /keda-admission-webhooks --user=65532:65532"
   "prometheus-adapter registry.k8s.io/prometheus-adapter/prometheus-adapter:$PROM_ADAPTER_VERSION prometheus-adapter-dir/adapter /adapter --user=65534"
+  "coredns registry.k8s.io/coredns/coredns:$COREDNS_VERSION coredns-dir/coredns /coredns --user=65532:65532 --cap=coredns=cap_net_bind_service"
 )
 
-real_monitoring_images() {
+real_addon_images() {
   local spec name ref bin path opts key dir
-  for spec in "${MON_IMAGES[@]}"; do
+  for spec in "${ADDON_IMAGES[@]}"; do
     read -r name ref bin path opts <<<"$spec"
     if [[ ! -x $BIN/$bin ]]; then log "images: $BIN/$bin missing (hack/testbed.sh build makes it): $ref not imported"; continue; fi
     key=$(cat "$(readlink -f "$BIN/$bin")" "$ROOT/hack/testbed/pack_image.py" <(echo "$spec") | sha256sum | cut -c1-16)
@@ -190,6 +193,8 @@ failCgroupV1: false
 failSwapOn: false
 podLogsDir: $REAL/pod-logs
 resolvConf: /etc/resolv.conf
+clusterDNS: [$REAL_DNS_IP]
+clusterDomain: cluster.local
 maxPods: 32
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
@@ -261,7 +266,18 @@ real_up() {
     -p "[{\"op\": \"add\", \"path\": \"/status/capacity/nvidia.com~1gpu\", \"value\": \"$REAL_GPUS\"}]" >/dev/null
   kc wait --for condition=Ready --timeout 60s node "$REAL_NAME" >/dev/null
   wait_for "nvidia.com/gpu allocatable on $REAL_NAME" 30 real_gpu_allocatable
+  real_dns
   log "real node $REAL_NAME Ready in $((SECONDS - t0))s (pods on $REAL_CIDR, images $VLLM_IMAGE and $PAUSE_IMAGE imported)"
+}
+
+real_dns() {  # CoreDNS as kubeadm installs it, on the real node; the kubelet points pods at kube-dns
+  if [[ ! -x $BIN/coredns-dir/coredns ]]; then log "CoreDNS not built (hack/testbed.sh build): pods have no cluster DNS"; return; fi
+  sed -e "s|@IMAGE@|registry.k8s.io/coredns/coredns:$COREDNS_VERSION|" -e "s|@DNS_IP@|$REAL_DNS_IP|" \
+    "$ROOT/hack/testbed/coredns.yaml" | kc apply -f - >/dev/null
+  kc -n kube-system rollout status deployment/coredns --timeout 90s >/dev/null \
+    || die "CoreDNS did not become Ready in 90s: kubectl -n kube-system describe pod -l k8s-app=kube-dns; logs in $REAL/"
+  wait_for "kube-dns answering kubernetes.default.svc.cluster.local" 30 "$PY" "$ROOT/hack/testbed/dns_query.py" \
+    "$REAL_DNS_IP" kubernetes.default.svc.cluster.local 10.96.0.1
 }
 
 real_gpu_allocatable() { [[ "$(kc get node "$REAL_NAME" -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" == "$REAL_GPUS" ]]; }

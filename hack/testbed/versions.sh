@@ -8,3 +8,6 @@ PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-v0.93.1}
 # prometheus-adapter chart 5.3.0 runs registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0.
 KEDA_VERSION=${KEDA_VERSION:-2.20.2}
 PROM_ADAPTER_VERSION=${PROM_ADAPTER_VERSION:-v0.12.0}
+# CoreDNS: the version kubeadm v1.35 installs (cmd/kubeadm/app/constants: CoreDNSVersion), as
+# registry.k8s.io/coredns/coredns:v1.13.1.
+COREDNS_VERSION=${COREDNS_VERSION:-v1.13.1}
