@@ -26,17 +26,17 @@ def query(server, name, timeout=2.0):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         sock.sendto(packet, (server, 53))
-        data, _ = sock.recvfrom(4096)
+        data, _peer = sock.recvfrom(4096)
     rid, flags, qd, an = struct.unpack(">HHHH", data[:8])
     if rid != qid:
         raise SystemExit(f"{server}: answer for another query")
     if flags & 0xF:
         raise SystemExit(f"{server}: {name}: rcode {flags & 0xF}")
     pos = 12
-    for _ in range(qd):  # skip the question: name, type, class
+    for _question in range(qd):  # skip the question: name, type, class
         pos = skip_name(data, pos) + 4
     addresses = []
-    for _ in range(an):
+    for _answer in range(an):
         pos = skip_name(data, pos)
         rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", data[pos:pos + 10])
         pos += 10

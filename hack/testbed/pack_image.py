@@ -80,7 +80,7 @@ def main(argv):
         else:
             dest, src = spec.split("=", 1)
             entries.append((dest, "file", src))
-    missing = set(caps) - {dest.strip("/") for dest, kind, _ in entries if kind == "file"}
+    missing = set(caps) - {dest.strip("/") for dest, kind, _src in entries if kind == "file"}
     if missing:
         raise SystemExit(f"pack_image.py: --cap for {sorted(missing)}, which no DEST=SRC puts in the image")
     blob = layer(entries, open_dirs, caps)
