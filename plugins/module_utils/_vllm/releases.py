@@ -364,21 +364,45 @@ def lookup_flag(token, version_text):
 # ---------------------------------------------------------------- metrics
 # Logical name -> list of (exported name, since, until).  Counters carry the `_total` suffix
 # prometheus_client adds on exposition (LOG registers "vllm:request_success" -> vllm:request_success_total).
+# Spans read from vllm/engine/metrics.py (V0) and vllm/v1/metrics/loggers.py (V1) of the published wheels,
+# 0.6.0-0.34.0; where V0 and V1 differ, the engine the release runs by default (V1 from 0.8.0) decides.
 METRICS = {
-    # LOG: "Deprecated in 0.9 - Renamed as vllm:kv_cache_usage_perc"
-    "kv_cache_usage": [("vllm:gpu_cache_usage_perc", "0.6.0", "0.9.0"), ("vllm:kv_cache_usage_perc", "0.9.0", None)],
+    # gpu_cache_usage_perc: V1 deprecated it in 0.9.2 for kv_cache_usage_perc (hidden 0.11, removed 0.12.0)
+    "kv_cache_usage": [("vllm:gpu_cache_usage_perc", "0.6.0", "0.9.2"), ("vllm:kv_cache_usage_perc", "0.9.2", None)],
     "num_requests_waiting": [("vllm:num_requests_waiting", "0.6.0", None)],
     "num_requests_running": [("vllm:num_requests_running", "0.6.0", None)],
     "request_success_total": [("vllm:request_success_total", "0.6.0", None)],
     "e2e_request_latency_seconds": [("vllm:e2e_request_latency_seconds", "0.6.0", None)],
     "time_to_first_token_seconds": [("vllm:time_to_first_token_seconds", "0.6.0", None)],
-    "time_per_output_token_seconds": [("vllm:time_per_output_token_seconds", "0.6.0", None)],
+    # deprecated in 0.10.2 for inter_token_latency_seconds, hidden 0.12.0-0.14.1, removed in 0.15.0
+    "time_per_output_token_seconds": [("vllm:time_per_output_token_seconds", "0.6.0", "0.15.0")],
+    # the time between output tokens under whichever name the release exports
+    "inter_token_latency_seconds": [("vllm:time_per_output_token_seconds", "0.6.0", "0.10.2"),
+                                    ("vllm:inter_token_latency_seconds", "0.10.2", None)],
     "num_preemptions_total": [("vllm:num_preemptions_total", "0.6.0", None)],
     "generation_tokens_total": [("vllm:generation_tokens_total", "0.6.0", None)],
     "prompt_tokens_total": [("vllm:prompt_tokens_total", "0.6.0", None)],
-    "request_queue_time_seconds": [("vllm:request_queue_time_seconds", "0.8.0", None)],
+    "request_queue_time_seconds": [("vllm:request_queue_time_seconds", "0.6.4", None)],  # V0 0.6.4, V1 0.7.3
+    # prefix cache: V0's hit-rate gauge (removed with V0's default in 0.8.0 here; gone from vLLM in 0.9.1), then
+    # V1's token counters (gpu_ names 0.7.3-0.9.1, renamed in 0.9.2; old names removed in 0.12.0)
+    "prefix_cache_hit_rate": [("vllm:gpu_prefix_cache_hit_rate", "0.6.0", "0.8.0")],
+    "prefix_cache_queries_total": [("vllm:gpu_prefix_cache_queries_total", "0.8.0", "0.9.2"),
+                                   ("vllm:prefix_cache_queries_total", "0.9.2", None)],
+    "prefix_cache_hits_total": [("vllm:gpu_prefix_cache_hits_total", "0.8.0", "0.9.2"),
+                                ("vllm:prefix_cache_hits_total", "0.9.2", None)],
     # Not a vLLM metric: prometheus-fastapi-instrumentator on the API server (RN: not read in source here).
     "http_requests_total": [("http_requests_total", "0.6.0", None)],
+}
+
+# Metric types, for the checks that a query uses a histogram through its _bucket series and a counter with rate()
+METRIC_TYPES = {
+    "kv_cache_usage": "gauge", "num_requests_waiting": "gauge", "num_requests_running": "gauge",
+    "prefix_cache_hit_rate": "gauge", "request_success_total": "counter", "num_preemptions_total": "counter",
+    "generation_tokens_total": "counter", "prompt_tokens_total": "counter", "prefix_cache_queries_total": "counter",
+    "prefix_cache_hits_total": "counter", "http_requests_total": "counter",
+    "e2e_request_latency_seconds": "histogram", "time_to_first_token_seconds": "histogram",
+    "time_per_output_token_seconds": "histogram", "inter_token_latency_seconds": "histogram",
+    "request_queue_time_seconds": "histogram",
 }
 
 

@@ -98,12 +98,31 @@ def test_every_flag_has_a_valid_span():
 @pytest.mark.parametrize("version, kv_name", [
     ("0.6.6", "vllm:gpu_cache_usage_perc"),
     ("0.8.5", "vllm:gpu_cache_usage_perc"),
-    # LOG: "Deprecated in 0.9 - Renamed as vllm:kv_cache_usage_perc"
-    ("0.9.0", "vllm:kv_cache_usage_perc"),
+    # the published wheels: 0.9.0 and 0.9.1 export only the old name; 0.9.2 adds kv_cache_usage_perc
+    ("0.9.1", "vllm:gpu_cache_usage_perc"),
+    ("0.9.2", "vllm:kv_cache_usage_perc"),
     ("0.33.0", "vllm:kv_cache_usage_perc"),
 ])
 def test_kv_cache_metric_rename(version, kv_name):
     assert releases.metric_names(version)["kv_cache_usage"] == kv_name
+
+
+@pytest.mark.parametrize("version, itl, tpot, prefix", [
+    ("0.7.2", "vllm:time_per_output_token_seconds", "vllm:time_per_output_token_seconds", None),
+    ("0.10.1", "vllm:time_per_output_token_seconds", "vllm:time_per_output_token_seconds", "vllm:prefix_cache_queries_total"),
+    ("0.10.2", "vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds", "vllm:prefix_cache_queries_total"),
+    ("0.33.0", "vllm:inter_token_latency_seconds", None, "vllm:prefix_cache_queries_total"),
+])
+def test_latency_and_prefix_cache_names_by_release(version, itl, tpot, prefix):
+    names = releases.metric_names(version)
+    assert names["inter_token_latency_seconds"] == itl
+    assert names.get("time_per_output_token_seconds") == tpot  # removed in 0.15.0
+    assert names.get("prefix_cache_queries_total") == prefix
+    assert ("prefix_cache_hit_rate" in names) == (prefix is None)  # V0's gauge, or V1's counters
+
+
+def test_every_metric_has_a_type():
+    assert set(releases.METRIC_TYPES) == set(releases.METRICS)
 
 
 def test_metric_names_current():
@@ -113,7 +132,9 @@ def test_metric_names_current():
     assert names["request_success_total"] == "vllm:request_success_total"
     assert names["e2e_request_latency_seconds"] == "vllm:e2e_request_latency_seconds"
     assert names["time_to_first_token_seconds"] == "vllm:time_to_first_token_seconds"
-    assert "request_queue_time_seconds" not in releases.metric_names("0.7.3")
+    # vllm/engine/metrics.py of the 0.6.4 wheel adds it (V0); V1 has it from 0.7.3
+    assert "request_queue_time_seconds" not in releases.metric_names("0.6.3")
+    assert releases.metric_names("0.7.3")["request_queue_time_seconds"] == "vllm:request_queue_time_seconds"
 
 
 def test_kv_cache_dtype_choices():
