@@ -64,6 +64,14 @@ options:
     description: Existing namespace in which objects of a namespace the set creates are dry-run.
     type: str
     default: default
+  check_mode_namespaces:
+    description:
+      - Namespaces an earlier task of the same run creates (a Helm release with C(create_namespace)). In check
+        mode that task created nothing, so objects in these namespaces, when missing, are dry-run in
+        O(dry_run_namespace). Outside check mode a missing namespace is refused as always.
+    type: list
+    elements: str
+    default: []
   concurrency:
     description: Requests in flight at once.
     type: int
@@ -218,7 +226,8 @@ class ApplySet(object):
         created_ns = {k[3] for k in keys if k[1] == "Namespace" and k[0] == "v1"}
         used_ns = sorted({k[2] for k in keys if k[2]})
         exists = dict(zip(used_ns, self.pool(self.namespace_exists, used_ns)))
-        missing = [ns for ns in used_ns if not exists[ns] and ns not in created_ns]
+        later = set(self.params["check_mode_namespaces"]) if self.module.check_mode else set()
+        missing = [ns for ns in used_ns if not exists[ns] and ns not in created_ns and ns not in later]
         if missing:
             raise LlmopsError("namespace(s) %s do not exist and the set does not create them; create them first "
                               "or add the Namespace objects" % ", ".join(missing))
@@ -346,6 +355,7 @@ def main():
             namespaces=dict(type="list", elements="str", default=[]),
         )),
         dry_run_namespace=dict(type="str", default="default"),
+        check_mode_namespaces=dict(type="list", elements="str", default=[]),
         concurrency=dict(type="int", default=8),
     )
     spec.update(AUTH_ARG_SPEC)

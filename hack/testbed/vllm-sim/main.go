@@ -216,6 +216,9 @@ type server struct {
 	success  map[string]uint64
 	prompt   uint64
 	gen      uint64
+	seen     map[string]bool // prompts served before: their full blocks count as prefix-cache hits
+	pfxQuery uint64
+	pfxHit   uint64
 	hists    map[string]*histogram
 	helpText map[string]string
 	created  int64
@@ -227,7 +230,7 @@ func newServer(c config) *server {
 	itl := []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
 	tok := []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000}
 	return &server{
-		c: c, slots: make(chan struct{}, c.maxNumSeqs), success: map[string]uint64{}, created: time.Now().Unix(),
+		c: c, slots: make(chan struct{}, c.maxNumSeqs), success: map[string]uint64{}, seen: map[string]bool{}, created: time.Now().Unix(),
 		hists: map[string]*histogram{
 			"vllm:time_to_first_token_seconds":    newHist(lat...),
 			"vllm:inter_token_latency_seconds":    newHist(itl...),
@@ -346,6 +349,12 @@ func (s *server) generate(chat bool) http.HandlerFunc {
 			promptTokens = countWords(req.Prompt)
 		}
 		promptTokens = max(promptTokens, 1)
+		promptKey := fmt.Sprint(req.Prompt)
+		if chat {
+			for _, m := range req.Messages {
+				promptKey += "\x00" + m.Role + "\x00" + fmt.Sprint(m.Content)
+			}
+		}
 		maxTokens := 16
 		if req.MaxCompletionTokens != nil {
 			maxTokens = *req.MaxCompletionTokens
@@ -426,7 +435,7 @@ func (s *server) generate(chat bool) http.HandlerFunc {
 			}
 		}
 		done := time.Now()
-		s.record(arrived, started, firstTok, done, promptTokens, maxTokens)
+		s.record(arrived, started, firstTok, done, promptTokens, maxTokens, promptKey)
 		usage := map[string]int{"prompt_tokens": promptTokens, "completion_tokens": maxTokens, "total_tokens": promptTokens + maxTokens}
 		text := strings.Join(words, " ")
 		if req.Stream {
@@ -445,11 +454,22 @@ func (s *server) generate(chat bool) http.HandlerFunc {
 	}
 }
 
-func (s *server) record(arrived, started, first, done time.Time, prompt, gen int) {
+func (s *server) record(arrived, started, first, done time.Time, prompt, gen int, promptKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.success["length"]++
 	s.prompt += uint64(prompt)
+	// vLLM counts prompt tokens looked up in the prefix cache and those found (whole 16-token blocks); here a
+	// prompt seen before hits in full blocks, a new one misses (bounded memory: the set resets at 10000)
+	s.pfxQuery += uint64(prompt)
+	if s.seen[promptKey] {
+		s.pfxHit += uint64(prompt - prompt%16)
+	} else {
+		if len(s.seen) >= 10000 {
+			s.seen = map[string]bool{}
+		}
+		s.seen[promptKey] = true
+	}
 	s.gen += uint64(gen)
 	s.hists["vllm:time_to_first_token_seconds"].observe(first.Sub(arrived).Seconds())
 	if gen > 1 {
@@ -490,6 +510,10 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	metric("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", fmt.Sprintf("vllm:num_preemptions_total{%s} 0", lbl))
 	metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", fmt.Sprintf("vllm:prompt_tokens_total{%s} %d", lbl, s.prompt))
 	metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", fmt.Sprintf("vllm:generation_tokens_total{%s} %d", lbl, s.gen))
+	metric("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.",
+		fmt.Sprintf("vllm:prefix_cache_queries_total{%s} %d", lbl, s.pfxQuery))
+	metric("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.",
+		fmt.Sprintf("vllm:prefix_cache_hits_total{%s} %d", lbl, s.pfxHit))
 	var succ []string
 	for _, reason := range []string{"abort", "length", "stop"} {
 		succ = append(succ, fmt.Sprintf("vllm:request_success_total{%s,finished_reason=%q} %d", lbl, reason, s.success[reason]))

@@ -53,3 +53,12 @@ def test_one_bad_value_is_named_alone(tmp_path):
     assert out.returncode != 0
     assert "monitoring_prometheus_adapter_prometheus_url=http://prom:9090 extra must be" in out.stdout
     assert "DNS-1123" not in out.stdout
+
+
+def test_bad_gpu_rule_setting_and_dashboard_version_are_refused_before_any_change(tmp_path):
+    out = run_checks(tmp_path, monitoring_gpu_rules={"temperature_c": 85, "xid": 1})
+    assert out.returncode != 0
+    assert "unknown GPU rule setting(s) xid; known: memory_for" in out.stdout
+    out = run_checks(tmp_path, monitoring_dashboards_vllm_version="0.4.0")
+    assert out.returncode != 0
+    assert "0.4.0" in out.stdout
