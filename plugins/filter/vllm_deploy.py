@@ -11,6 +11,7 @@
 - ``vllm_check_extra_args(extra_args, vllm_version)`` -> normalised list (raises on a flag the release lacks)
 - ``vllm_metric_names(vllm_version)`` -> ``{kv_cache_usage: vllm:kv_cache_usage_perc, ...}``
 - ``vllm_image(vllm_version)`` -> ``vllm/vllm-openai:v<version>``
+- ``vllm_deploy_summary(plans, namespace, objects, applied)`` -> the end-of-run table, one string per line
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,7 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import m
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import model_entry
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import plan as vplan
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import summary
 
 
 def _wrap(func):
@@ -76,6 +78,10 @@ def vllm_image(vllm_version=releases.DEFAULT_VERSION, repository=releases.IMAGE_
     return releases.image_for(vllm_version, repository)
 
 
+def vllm_deploy_summary(plans, namespace, objects=None, applied=None):
+    return summary.table(list(plans), namespace, list(objects or []), None if applied is None else list(applied))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -88,4 +94,5 @@ class FilterModule(object):
             "vllm_check_extra_args": _wrap(vllm_check_extra_args),
             "vllm_metric_names": _wrap(vllm_metric_names),
             "vllm_image": _wrap(vllm_image),
+            "vllm_deploy_summary": _wrap(vllm_deploy_summary),
         }
