@@ -204,7 +204,8 @@ def _prefixed(name, err):
 def weights_source(model, options):
     """Where a model's weights come from, decided per model; returns (weights, problems).
 
-    - no ``model``: the store (``model_pvc`` mounted read-only at ``model_mount``, path <mount>/<name>), offline;
+    - no ``model``: the store (``model_pvc`` mounted read-only at ``model_mount``, path <mount>/<name>/current, the
+      release model_store switched to last, for a model staged under the same name), offline;
     - ``model`` an absolute path: the store; the path must lie under the mount of a configured ``model_pvc``;
     - ``model`` a Hugging Face id: the Hub (online, HF_TOKEN from the token Secret when set, the HF cache on
       ``hf_cache_pvc`` when set, otherwise an emptyDir with a warning); refused when ``offline`` says the pods
@@ -218,7 +219,7 @@ def weights_source(model, options):
            "hf_cache_pvc": None, "warnings": []}
     problems = []
     if value in (None, ""):
-        out["model"] = "%s/%s" % (mount, name)
+        out["model"] = "%s/%s/current" % (mount, name)
         if not pvc:
             problems.append(
                 "model %s: no `model` and no model PVC: the pod would have no weights. Stage the model with "
@@ -251,7 +252,7 @@ def weights_source(model, options):
         problems.append(
             "model %s: model=%s is a Hugging Face id, but vllm_deploy_offline is true (the pods cannot reach "
             "the Hub), so the pod could not download it. Stage it with model_store and leave `model` out "
-            "(weights from %s/%s on the model PVC)" % (name, value, mount, name))
+            "(weights from %s/%s/current on the model PVC)" % (name, value, mount, name))
     elif not out["hf_cache_pvc"]:
         out["warnings"].append(
             "model %s: weights of %s are downloaded from the Hugging Face Hub into an emptyDir: every pod "

@@ -200,7 +200,8 @@ def _weights(**kw):
 def test_weights_from_the_store_when_no_model_is_given():
     weights, problems = _weights(model_pvc="store")
     assert problems == [] and weights["source"] == "store" and weights["offline"] is True
-    assert weights["model"] == "/models/m1" and weights["pvc"] == "store"
+    # model_store's layout: <store>/<model>/current -> releases/<timestamp> (docs/model_store.md)
+    assert weights["model"] == "/models/m1/current" and weights["pvc"] == "store"
 
 
 def test_weights_path_outside_the_mount_is_refused():
@@ -236,7 +237,7 @@ def test_rendered_pod_environment_follows_the_weights_source():
     hub, store = result["plans"]
     assert hub["weights"]["offline"] is False and hub["model_pvc"] is None
     assert hub["args"][0] == "meta-llama/Llama-3.1-8B-Instruct"
-    assert store["weights"]["offline"] is True and store["args"][0] == "/models/store"
+    assert store["weights"]["offline"] is True and store["args"][0] == "/models/store/current"
 
 
 @pytest.mark.parametrize("host", ["bad host!", "Llama.example.com", "llama.example.com:443", "10.0.0.1", "a..b"])
