@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: bring up the local GPU cluster (KWOK GPU nodes + one real node) and run the whole flow on it, end to end:
-#   plan (fit-or-fail) -> GPU Operator -> model store release + PV/PVC -> vLLM models with autoscaling,
-#   monitors, alert rules, PDBs, ingress -> a model on the real node answering a completion through its Service ->
+#   plan (fit-or-fail) -> GPU Operator -> monitoring (Prometheus, KEDA, prometheus-adapter, GPU rules, dashboards)
+#   -> model store release + PV/PVC -> vLLM models with autoscaling, monitors, alert rules, PDBs, ingress -> a model
+#   on the real node answering a completion through its Service, scraped by Prometheus ->
 #   a second run that changes nothing -> a model that cannot fit, refused before any change.
 # Does all of its own set-up (virtualenv, collection link, test bed build and start). The cluster stays up
 # afterwards so you can look around: eval "$(hack/testbed.sh env)"; kubectl -n llm-serving get all. Stop it with
@@ -28,7 +29,7 @@ step "a model directory to stage (real config.json, synthetic shards) in $DEMO/s
 rm -rf "$DEMO/source" && mkdir -p "$DEMO/source"
 python3 hack/demo/make_model.py tests/fixtures/model_configs/meta-llama--Llama-3.1-8B-Instruct "$DEMO/source/llama-3.1-8b-instruct"
 
-step "site.yml: plan -> gpu_nodes -> gpu_operator -> model_store -> vllm_deploy"
+step "site.yml: plan -> gpu_nodes -> gpu_operator -> monitoring -> model_store -> vllm_deploy"
 ansible-playbook -i inventories/local playbooks/site.yml
 
 step "second run: nothing changes"
@@ -43,6 +44,17 @@ kubectl -n llm-serving get pods -l llmops.io/model=llama-8b-l4 -o wide
 printf '%s' '{"model": "meta-llama/Llama-3.1-8B-Instruct", "prompt": "What does the demo prove?", "max_tokens": 12}' > "$DEMO/request.json"
 kubectl create --raw /api/v1/namespaces/llm-serving/services/llama-8b-l4:http/proxy/v1/completions -f "$DEMO/request.json" \
   | python3 -c 'import json, sys; r = json.load(sys.stdin); print("answer:", repr(r["choices"][0]["text"]), "| usage:", r["usage"])'
+
+step "Prometheus (on the real node) scrapes it: its target is up, the dashboards and GPU rules are in place"
+prom=/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/query
+for _ in $(seq 30); do
+  up=$(kubectl get --raw "$prom?query=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("up{namespace=\"llm-serving\"}"))')" \
+    | python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(" ".join("%s=%s" % (s["metric"]["pod"], s["value"][1]) for s in r))') || up=""
+  [[ $up == *=1* ]] && break; sleep 2
+done
+echo "up{namespace=\"llm-serving\"} (1: scraped; 0: a KWOK pod, which runs no container): ${up:-none}"
+[[ $up == *=1* ]] || { echo "Prometheus does not scrape llama-8b-l4" >&2; exit 1; }
+kubectl -n monitoring get configmaps,prometheusrules -l app.kubernetes.io/part-of=llmops-monitoring
 
 step "a model that cannot fit (Llama-3.3-70B bf16 on one L40S) is refused before any change"
 before=$(kubectl -n llm-serving get deployments -o name | sort | tr '\n' ' ')
