@@ -6,7 +6,7 @@ got, its endpoints, what autoscales it, and what this run changed (from k8s_appl
 
 from __future__ import annotations
 
-COLUMNS = ("model", "runs on", "TP x PP", "KV tokens/replica", "concurrency", "endpoints", "autoscaling", "this run")
+COLUMNS = ("model", "runs as (eligible nodes)", "TP x PP", "KV tokens/replica", "concurrency", "endpoints", "autoscaling", "this run")
 
 
 def _max_model_len(plan):
@@ -60,7 +60,8 @@ def rows(plans, namespace, objects=None, applied=None):
         auto = plan.get("autoscaling") or {}
         kind = auto.get("kind") or "none"
         gpus = plan.get("gpus_per_pod") or plan.get("tensor_parallel_size") or 1
-        runs = "%s x %d GPU %s on %s" % (plan.get("replicas"), gpus, plan.get("gpu_product") or "?", _nodes(plan.get("nodes")))
+        # the nodes the plan found for its GPU product (the scheduler picks among them)
+        runs = "%s x %d GPU %s (%s)" % (plan.get("replicas"), gpus, plan.get("gpu_product") or "?", _nodes(plan.get("nodes")))
         endpoints = "%s.%s.svc:8000" % (plan["name"], namespace)
         if plan.get("ingress_host"):
             endpoints += ", https://%s" % plan["ingress_host"]
@@ -68,7 +69,7 @@ def rows(plans, namespace, objects=None, applied=None):
         concurrency = sizing.get("max_concurrency")
         out.append({
             "model": plan["name"],
-            "runs on": runs,
+            "runs as (eligible nodes)": runs,
             "TP x PP": "%s x %s" % (plan.get("tensor_parallel_size", 1), plan.get("pipeline_parallel_size", 1)),
             "KV tokens/replica": "{:,}".format(sizing["kv_cache_tokens"]) if sizing.get("kv_cache_tokens") else "-",
             "concurrency": ("%s at %s tokens" % (concurrency, mml)) if concurrency is not None and mml else "-",

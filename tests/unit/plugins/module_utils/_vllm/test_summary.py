@@ -25,7 +25,9 @@ def test_rows_from_plans_and_the_apply_result():
     rows = {r["model"]: r for r in summary.rows(plans, "llm", objects, applied)}
     llama, qwen = rows["llama-8b"], rows["qwen"]
     assert llama["TP x PP"] == "2 x 1"
-    assert llama["runs on"].startswith("%s x 2 GPU NVIDIA-H100-80GB-HBM3 on " % plans[0]["replicas"])
+    assert llama["runs as (eligible nodes)"] == "%s x 2 GPU NVIDIA-H100-80GB-HBM3 (%s)" % (
+        plans[0]["replicas"], ", ".join(plans[0]["nodes"][:3]) + (" +%d more" % (len(plans[0]["nodes"]) - 3)
+                                                                  if len(plans[0]["nodes"]) > 3 else ""))
     assert llama["KV tokens/replica"] == "{:,}".format(plans[0]["sizing"]["kv_cache_tokens"])
     assert llama["concurrency"] == "%s at 8192 tokens" % plans[0]["sizing"]["max_concurrency"]
     assert llama["endpoints"] == "llama-8b.llm.svc:8000, https://llm.example.com"
