@@ -37,7 +37,7 @@ build_k8s() {
   [[ ${LLMOPS_BED_REAL_NODES:-1} == 0 ]] || want+=(kubelet kube-proxy)
   for c in "${want[@]}"; do [[ -x $out/$c ]] || missing+=("$c"); done
   if ((${#missing[@]} == 0)); then log "kubernetes $K8S_VERSION: cached"; return; fi
-  log "kubernetes $K8S_VERSION: building ${missing[*]} (cold: 20-30 min on 2 cores)"
+  log "kubernetes $K8S_VERSION: building ${missing[*]} (cold, measured 2026-12-03: 4.4 min for all six on 2 cores)"
   mkdir -p "$dir" "$out"; cd "$dir"
   [[ -f go.mod ]] || go mod init local/k8sbin >/dev/null 2>&1
   local gomod; gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
@@ -96,7 +96,7 @@ go_module_build() {  # module@version out-dir "pre-build command" ldflags packag
 build_prometheus() {  # prometheus + promtool (promtool checks every PrometheusRule the collection renders)
   local out=$BIN/prometheus-$PROMETHEUS_VERSION
   if [[ -x $out/prometheus && -x $out/promtool ]]; then log "prometheus $PROMETHEUS_VERSION: cached"; return; fi
-  log "prometheus $PROMETHEUS_VERSION: building prometheus, promtool (cold: ~6 min on 2 cores)"
+  log "prometheus $PROMETHEUS_VERSION: building prometheus, promtool (cold, measured: 4.5 min on 2 cores)"
   local v=${PROMETHEUS_VERSION#v}
   go_module_build "github.com/prometheus/prometheus@v0.${v%%.*}$(printf '%02d' "$(minor "$PROMETHEUS_VERSION")").${v##*.}" "$out" : \
     "-X github.com/prometheus/common/version.Version=$v -X github.com/prometheus/common/version.Branch=HEAD" ./cmd/prometheus ./cmd/promtool
@@ -106,7 +106,7 @@ build_prometheus() {  # prometheus + promtool (promtool checks every PrometheusR
 build_prom_operator() {  # the operator and its config reloader (the Prometheus pod's init container and sidecar)
   local out=$BIN/prometheus-operator-$PROM_OPERATOR_VERSION m=github.com/prometheus-operator/prometheus-operator
   if [[ -x $out/operator && -x $out/prometheus-config-reloader ]]; then log "prometheus-operator $PROM_OPERATOR_VERSION: cached"; return; fi
-  log "prometheus-operator $PROM_OPERATOR_VERSION: building operator, prometheus-config-reloader (cold: ~3 min on 2 cores)"
+  log "prometheus-operator $PROM_OPERATOR_VERSION: building operator, prometheus-config-reloader (cold, measured: 1.5 min on 2 cores)"
   # the module replaces its API packages with ./pkg/...; the published module has them as their own modules
   go_module_build "$m@$PROM_OPERATOR_VERSION" "$out" \
     "go mod edit -dropreplace=$m/pkg/apis/monitoring -dropreplace=$m/pkg/client -require=$m/pkg/apis/monitoring@$PROM_OPERATOR_VERSION -require=$m/pkg/client@$PROM_OPERATOR_VERSION" \
@@ -117,7 +117,7 @@ build_prom_operator() {  # the operator and its config reloader (the Prometheus 
 build_keda() {  # operator, metrics apiserver (external metrics for the HPA KEDA drives), admission webhooks
   local out=$BIN/keda-$KEDA_VERSION
   if [[ -x $out/keda && -x $out/keda-adapter && -x $out/keda-admission-webhooks ]]; then log "keda $KEDA_VERSION: cached"; return; fi
-  log "keda $KEDA_VERSION: building keda, keda-adapter, keda-admission-webhooks (cold: ~8 min on 2 cores)"
+  log "keda $KEDA_VERSION: building keda, keda-adapter, keda-admission-webhooks (cold, measured: 4.5 min on 2 cores)"
   go_module_build "github.com/kedacore/keda/v2@v$KEDA_VERSION" "$out" : \
     "-X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION -X github.com/kedacore/keda/v2/version.GitCommit=v$KEDA_VERSION" \
     ./cmd/operator ./cmd/adapter ./cmd/webhooks
@@ -129,7 +129,7 @@ build_keda() {  # operator, metrics apiserver (external metrics for the HPA KEDA
 build_coredns() {  # cluster DNS for the real node: Services by name (<svc>.<ns>.svc.cluster.local), as kubeadm installs it
   local out=$BIN/coredns-$COREDNS_VERSION
   if [[ -x $out/coredns ]]; then log "coredns $COREDNS_VERSION: cached"; return; fi
-  log "coredns $COREDNS_VERSION: building coredns (cold: ~4 min on 2 cores)"
+  log "coredns $COREDNS_VERSION: building coredns (cold, measured: 1.4 min on 2 cores)"
   go_module_build "github.com/coredns/coredns@$COREDNS_VERSION" "$out" : \
     "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
   rm -rf "$out"; mv "$out.tmp" "$out"
@@ -138,7 +138,7 @@ build_coredns() {  # cluster DNS for the real node: Services by name (<svc>.<ns>
 build_prom_adapter() {  # prometheus-adapter: the custom metrics API the HPA path reads vLLM's gauges from
   local out=$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION
   if [[ -x $out/adapter ]]; then log "prometheus-adapter $PROM_ADAPTER_VERSION: cached"; return; fi
-  log "prometheus-adapter $PROM_ADAPTER_VERSION: building adapter (cold: ~3 min on 2 cores)"
+  log "prometheus-adapter $PROM_ADAPTER_VERSION: building adapter (cold, measured: 1.4 min on 2 cores)"
   go_module_build "sigs.k8s.io/prometheus-adapter@$PROM_ADAPTER_VERSION" "$out" : "" ./cmd/adapter
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
