@@ -62,3 +62,12 @@ def test_bad_gpu_rule_setting_and_dashboard_version_are_refused_before_any_chang
     out = run_checks(tmp_path, monitoring_dashboards_vllm_version="0.4.0")
     assert out.returncode != 0
     assert "0.4.0" in out.stdout
+
+
+def test_two_external_metrics_servers_are_refused(tmp_path):
+    external = {"rules": {"external": [{"seriesQuery": "vllm:num_requests_waiting", "metricsQuery": "sum(<<.Series>>)"}]}}
+    out = run_checks(tmp_path, monitoring_keda_enabled=True, monitoring_prometheus_adapter_values=external)
+    assert out.returncode != 0
+    assert "prometheus-adapter would register the v1beta1.external.metrics.k8s.io APIService" in out.stdout
+    out = run_checks(tmp_path, monitoring_keda_enabled=False, monitoring_prometheus_adapter_values=external)
+    assert out.returncode == 0, out.stdout
