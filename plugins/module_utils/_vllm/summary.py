@@ -53,7 +53,10 @@ def _words(actions, applied):
 
 
 def rows(plans, namespace, objects=None, applied=None):
-    owners = _owners(objects, applied, {p["name"] for p in plans})
+    return _rows(plans, namespace, _owners(objects, applied, {p["name"] for p in plans}), applied)
+
+
+def _rows(plans, namespace, owners, applied):
     out = []
     for plan in plans:
         sizing = plan.get("sizing") or {}
@@ -83,14 +86,15 @@ def rows(plans, namespace, objects=None, applied=None):
 
 def table(plans, namespace, objects=None, applied=None):
     """The rows as a fixed-width text table (one string per line)."""
-    data = rows(plans, namespace, objects, applied)
+    owners = _owners(objects, applied, {p["name"] for p in plans})
+    data = _rows(plans, namespace, owners, applied)
     widths = {c: max([len(c)] + [len(str(r[c])) for r in data]) for c in COLUMNS}
 
     def line(cells):
         return " | ".join(str(cells[c]).ljust(widths[c]) for c in COLUMNS).rstrip()
     out = [line({c: c for c in COLUMNS}), "-+-".join("-" * widths[c] for c in COLUMNS)]
     out += [line(r) for r in data]
-    others = [a for m, a in _owners(objects, applied, {p["name"] for p in plans}) if m is None and a == "delete"]
+    others = [a for m, a in owners if m is None and a == "delete"]
     if others:
         out.append("removed: %d object(s) of models no longer listed" % len(others))
     return out

@@ -7,8 +7,6 @@ ConfigMaps the Grafana sidecar reads."""
 import json
 import os
 import re
-import shutil
-import subprocess
 
 import pytest
 import yaml
@@ -18,14 +16,10 @@ from ansible_collections.llmops.vllm_serving.plugins.module_utils._monitoring im
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._monitoring import dcgm
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases
 
+from ..promtool_runner import needs_promtool
+from ..promtool_runner import promtool as _promtool
+
 RELEASES = ["0.6.0", "0.6.6", "0.7.3", "0.8.5", "0.9.1", "0.9.2", "0.10.2", "0.14.1", "0.15.0", "0.33.0"]
-CACHE = os.environ.get("LLMOPS_CACHE") or os.path.expanduser("~/.cache/llmops-vllm-serving")
-PROMTOOL = os.path.join(CACHE, "bin", "current", "promtool")
-if not os.access(PROMTOOL, os.X_OK):
-    PROMTOOL = shutil.which("promtool") or PROMTOOL
-needs_promtool = pytest.mark.skipif(
-    not os.access(PROMTOOL, os.X_OK) and not os.environ.get("LLMOPS_REQUIRE_PROMTOOL"),
-    reason="promtool missing: hack/testbed.sh build makes it (make test always does)")
 BUILTIN_VARS = {"__rate_interval", "__interval", "__range"}
 
 
@@ -140,10 +134,6 @@ def test_configmaps_for_the_sidecar():
         d.configmaps("monitoring", labels={"grafana_dashboard": 1})
     with pytest.raises(LlmopsError, match=r"label bad key!="):
         d.configmaps("monitoring", labels={"bad key!": "1"})
-
-
-def _promtool(tmp_path, *args):
-    return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
 
 def _rule_file(board):

@@ -11,7 +11,8 @@ import yaml
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._monitoring import dcgm, rules
 
-from .test_dashboards import _promtool, needs_promtool
+from ..promtool_runner import needs_promtool
+from ..promtool_runner import promtool as _promtool
 
 LABELS = 'Hostname="gpu-0",gpu="0",UUID="GPU-1",modelName="NVIDIA H200",device="nvidia0"'
 POD = LABELS + ',namespace="llm",pod="m-0",container="vllm"'

@@ -4,25 +4,18 @@ the series vLLM exports and stay silent below their thresholds. Metric names fol
 each supported release family is checked with its own names."""
 
 import os
-import shutil
-import subprocess
 
 import pytest
 import yaml
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import manifests
 
+from ..promtool_runner import needs_promtool
+from ..promtool_runner import promtool as _promtool
 from . import test_manifests as tm
 from . import test_plan as tp
 
-CACHE = os.environ.get("LLMOPS_CACHE") or os.path.expanduser("~/.cache/llmops-vllm-serving")
-PROMTOOL = os.path.join(CACHE, "bin", "current", "promtool")
-if not os.access(PROMTOOL, os.X_OK):
-    PROMTOOL = shutil.which("promtool") or PROMTOOL
-
-pytestmark = pytest.mark.skipif(
-    not os.access(PROMTOOL, os.X_OK) and not os.environ.get("LLMOPS_REQUIRE_PROMTOOL"),
-    reason="promtool missing: hack/testbed.sh build makes it (make test always does)")
+pytestmark = needs_promtool
 
 RELEASES = ["0.6.6", "0.8.5", "0.9.2", "0.11.0", "0.33.0"]
 
@@ -37,10 +30,6 @@ def _selector(spec, alert="VllmRequestsQueueing"):
     """The labels the rendered expression selects on (namespace, model_name), read back from the expression."""
     expr = [r for r in spec["groups"][0]["rules"] if r["alert"] == alert][0]["expr"]
     return expr.split("{", 1)[1].split("}", 1)[0]
-
-
-def _promtool(tmp_path, *args):
-    return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
 
 @pytest.mark.parametrize("release", RELEASES)
