@@ -25,6 +25,7 @@ import re
 from collections import namedtuple
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import flags_data
 
 DEFAULT_VERSION = "0.33.0"
 OLDEST_VERSION = "0.6.0"
@@ -70,276 +71,208 @@ def image_for(version_text, repository=IMAGE_REPOSITORY):
     return "%s:v%s" % (repository, version_string(parse_version(version_text)))
 
 
-# kind: "value" takes one argument, "multi" one or more, "bool" is a store_true switch,
-# "boolopt" is argparse.BooleanOptionalAction (also accepts --no-<flag>).
+# kind: "value" takes one argument, "multi" one or more (or an optional one: nargs "?"/"*"/"+"/N, append),
+# "bool" a switch that takes no value (store_true, argparse.BooleanOptionalAction, vLLM's EnableDisableAction:
+# argparse refuses ``--switch=true`` for all three).  "boolopt" (a BooleanOptionalAction) is no longer
+# produced: whether ``--no-<flag>`` exists is read from the parser dump (no_form_available), not the kind.
+# sources: ("PARSER",) = flags_data.py, generated from vLLM's own parser by hack/vllm_flags.py.
 Flag = namedtuple("Flag", "name since until kind sources note")
 
-
-def _f(name, since="0.6.0", until=None, kind="value", sources=("RN",), note=""):
-    return Flag(name, since, until, kind, tuple(sources), note)
-
-
-_A07 = ("A07",)
-_A011 = ("A011",)
-_BOTH = ("A07", "A011")
-_CLI = ("CLI",)
-
-FLAGS = {
-    flag.name: flag
-    for flag in [
-        # --- model ---
-        _f("--model", sources=_BOTH, note="positional MODEL on `vllm serve`"),
-        _f("--served-model-name", kind="multi", sources=("A07", "A011")),
-        _f("--tokenizer", sources=_BOTH),
-        _f("--tokenizer-mode", sources=_BOTH),
-        _f("--revision", sources=_BOTH),
-        _f("--code-revision", sources=_BOTH),
-        _f("--tokenizer-revision", sources=_BOTH),
-        _f("--trust-remote-code", kind="bool", sources=_BOTH),
-        _f("--download-dir", sources=_BOTH),
-        _f("--load-format", sources=_BOTH),
-        _f("--config-format", sources=_BOTH),
-        _f("--dtype", sources=_BOTH),
-        _f("--seed", sources=_BOTH),
-        _f("--max-model-len", sources=_BOTH),
-        _f("--quantization", sources=_BOTH),
-        _f("--enforce-eager", kind="bool", sources=_BOTH),
-        _f("--max-logprobs", sources=_BOTH),
-        _f("--disable-sliding-window", kind="bool", sources=_BOTH),
-        _f("--skip-tokenizer-init", kind="bool", sources=_BOTH),
-        _f("--rope-scaling", sources=_BOTH),
-        _f("--rope-theta", sources=_BOTH),
-        _f("--hf-overrides", since="0.7.0", sources=_BOTH),
-        _f("--allowed-local-media-path", since="0.6.3", sources=_BOTH),
-        _f("--task", sources=_BOTH, note="deprecated since 0.11 in favour of --runner/--convert"),
-        _f("--runner", since="0.10.0", sources=_A011),
-        _f("--convert", since="0.10.0", sources=_A011),
-        _f("--generation-config", since="0.7.0", sources=_BOTH),
-        _f("--override-generation-config", since="0.7.0", sources=_BOTH),
-        _f("--enable-sleep-mode", since="0.7.3", kind="bool", sources=_BOTH),
-        _f("--model-impl", since="0.7.3", sources=_BOTH),
-        _f("--hf-token", since="0.10.0", sources=_A011, note="prefer the HF_TOKEN environment variable"),
-        _f("--hf-config-path", since="0.9.0", sources=_A011),
-        _f("--max-seq-len-to-capture", until="0.11.0", sources=_A07,
-           note="absent from the 0.11 EngineArgs; use --max-cudagraph-capture-size"),
-        _f("--logits-processor-pattern", since="0.7.0", sources=_BOTH),
-        _f("--logits-processors", since="0.11.0", kind="multi", sources=_A011),
-        _f("--disable-cascade-attn", since="0.8.0", kind="boolopt", sources=_A011),
-        _f("--enable-prompt-embeds", since="0.9.0", kind="boolopt", sources=_A011),
-        # --- load ---
-        _f("--ignore-patterns", sources=_BOTH),
-        _f("--model-loader-extra-config", sources=_BOTH),
-        _f("--safetensors-load-strategy", since="0.11.0", sources=_A011),
-        _f("--use-tqdm-on-load", since="0.8.0", kind="boolopt", sources=_A011),
-        # --- parallel ---
-        _f("--tensor-parallel-size", sources=_BOTH),
-        _f("--pipeline-parallel-size", sources=_BOTH),
-        _f("--data-parallel-size", since="0.8.0", sources=_A011),
-        _f("--enable-expert-parallel", since="0.8.0", kind="boolopt", sources=_A011),
-        _f("--distributed-executor-backend", sources=_BOTH),
-        _f("--max-parallel-loading-workers", sources=_BOTH),
-        _f("--disable-custom-all-reduce", kind="boolopt", sources=_BOTH),
-        _f("--worker-cls", since="0.7.0", sources=_BOTH),
-        _f("--enable-eplb", since="0.10.0", kind="boolopt", sources=_A011),
-        _f("--decode-context-parallel-size", since="0.11.0", sources=_A011),
-        # --- cache ---
-        _f("--block-size", sources=_BOTH),
-        _f("--gpu-memory-utilization", sources=_BOTH),
-        _f("--kv-cache-memory-bytes", since="0.11.0", sources=_A011),
-        _f("--swap-space", sources=_BOTH),
-        _f("--kv-cache-dtype", sources=_BOTH),
-        _f("--num-gpu-blocks-override", sources=_BOTH),
-        _f("--enable-prefix-caching", kind="boolopt", sources=_BOTH),
-        _f("--prefix-caching-hash-algo", since="0.9.0", sources=_A011),
-        _f("--cpu-offload-gb", sources=_BOTH),
-        _f("--calculate-kv-scales", since="0.7.2", kind="boolopt", sources=_BOTH),
-        _f("--use-v2-block-manager", until="0.8.0", kind="bool", sources=_A07,
-           note="no-op since 0.6 (v2 is the only block manager), removed with the V0 cleanup"),
-        # --- multimodal ---
-        _f("--limit-mm-per-prompt", sources=_BOTH),
-        _f("--mm-processor-kwargs", sources=_BOTH),
-        _f("--disable-mm-preprocessor-cache", since="0.7.0", kind="bool", sources=_BOTH,
-           note="deprecated since 0.11; use --mm-processor-cache-gb 0"),
-        _f("--mm-processor-cache-gb", since="0.10.0", sources=_A011),
-        # --- LoRA ---
-        _f("--enable-lora", kind="boolopt", sources=_BOTH),
-        _f("--max-loras", sources=_BOTH),
-        _f("--max-lora-rank", sources=_BOTH),
-        _f("--lora-extra-vocab-size", sources=_BOTH),
-        _f("--lora-dtype", sources=_BOTH),
-        _f("--max-cpu-loras", sources=_BOTH),
-        _f("--fully-sharded-loras", kind="boolopt", sources=_BOTH),
-        _f("--enable-lora-bias", since="0.6.3", until="0.10.0", kind="bool", sources=_A07),
-        _f("--long-lora-scaling-factors", until="0.10.0", sources=_A07),
-        _f("--enable-prompt-adapter", until="0.10.0", kind="bool", sources=_A07),
-        _f("--max-prompt-adapters", until="0.10.0", sources=_A07),
-        # --- scheduler ---
-        _f("--max-num-batched-tokens", sources=_BOTH),
-        _f("--max-num-seqs", sources=_BOTH),
-        _f("--max-num-partial-prefills", since="0.8.0", sources=_A011),
-        _f("--long-prefill-token-threshold", since="0.8.0", sources=_A011),
-        _f("--num-lookahead-slots", sources=_BOTH),
-        _f("--scheduling-policy", sources=_BOTH),
-        _f("--enable-chunked-prefill", kind="boolopt", sources=_BOTH),
-        _f("--async-scheduling", since="0.10.0", kind="boolopt", sources=_A011),
-        _f("--num-scheduler-steps", until="0.10.0", sources=_A07,
-           note="multi-step scheduling was removed with the V0 engine"),
-        _f("--multi-step-stream-outputs", until="0.10.0", kind="boolopt", sources=_A07),
-        _f("--scheduler-delay-factor", until="0.10.0", sources=_A07),
-        _f("--preemption-mode", until="0.10.0", sources=_A07, note="V0-only"),
-        _f("--disable-async-output-proc", until="0.10.0", kind="bool", sources=_A07),
-        _f("--tokenizer-pool-size", until="0.9.0", sources=_A07),
-        _f("--tokenizer-pool-type", until="0.9.0", sources=_A07),
-        _f("--device", until="0.10.0", sources=_A07),
-        # --- speculative decoding ---
-        _f("--speculative-model", until="0.9.0", sources=_A07, note="replaced by --speculative-config"),
-        _f("--num-speculative-tokens", until="0.9.0", sources=_A07, note="replaced by --speculative-config"),
-        _f("--ngram-prompt-lookup-max", until="0.9.0", sources=_A07),
-        _f("--speculative-config", since="0.8.0", sources=_A011),
-        # --- structured output / reasoning / tools ---
-        _f("--guided-decoding-backend", until="0.12.0", sources=_BOTH,
-           note="deprecated in 0.11, removed in 0.12 (per its 0.11 help text); use --structured-outputs-config"),
-        _f("--structured-outputs-config", since="0.11.0", sources=_A011),
-        _f("--reasoning-parser", since="0.7.1", sources=_A011),
-        _f("--enable-reasoning", since="0.7.1", until="0.10.0", kind="bool", note="reasoning is on when --reasoning-parser is set"),
-        _f("--enable-auto-tool-choice", kind="bool", sources=_CLI),
-        _f("--tool-call-parser", sources=_CLI),
-        _f("--tool-parser-plugin", since="0.6.4", sources=_CLI),
-        _f("--chat-template", sources=_CLI),
-        _f("--chat-template-content-format", since="0.6.4", sources=_CLI),
-        _f("--response-role", sources=_CLI),
-        _f("--return-tokens-as-token-ids", kind="bool", sources=_CLI),
-        _f("--enable-prompt-tokens-details", since="0.6.4", kind="bool", sources=_CLI),
-        _f("--enable-force-include-usage", since="0.10.0", kind="bool", sources=_CLI),
-        # --- compilation / graphs ---
-        _f("--compilation-config", since="0.6.4", sources=_BOTH),
-        _f("--cuda-graph-sizes", since="0.9.0", until="0.13.0", kind="multi", sources=_A011,
-           note="deprecated in 0.11 (help text: removed in 0.13); use --cudagraph-capture-sizes"),
-        _f("--cudagraph-capture-sizes", since="0.11.0", kind="multi", sources=_A011),
-        _f("--max-cudagraph-capture-size", since="0.11.0", sources=_A011),
-        # --- KV transfer / events ---
-        _f("--kv-transfer-config", since="0.7.0", sources=_BOTH),
-        _f("--kv-events-config", since="0.9.0", sources=_A011),
-        _f("--additional-config", since="0.8.0", sources=_A011),
-        # --- observability ---
-        _f("--disable-log-stats", kind="bool", sources=_BOTH),
-        _f("--disable-log-requests", until="0.12.0", kind="bool",
-           note="replaced by --enable-log-requests in 0.10.2, removed later"),
-        _f("--enable-log-requests", since="0.10.2", kind="bool", note="see --enable-log-outputs in CLI"),
-        _f("--enable-log-outputs", since="0.10.0", kind="bool", sources=_CLI),
-        _f("--max-log-len", sources=_CLI),
-        _f("--otlp-traces-endpoint", sources=_BOTH),
-        _f("--collect-detailed-traces", sources=_BOTH),
-        _f("--show-hidden-metrics-for-version", since="0.7.3", sources=_A011),
-        # --- frontend (entrypoints/openai/cli_args.py) ---
-        _f("--host", sources=_CLI),
-        _f("--port", sources=_CLI),
-        _f("--uds", since="0.9.0", sources=_CLI),
-        _f("--uvicorn-log-level", sources=_CLI),
-        _f("--disable-uvicorn-access-log", since="0.7.0", kind="bool", sources=_CLI),
-        _f("--allow-credentials", kind="bool", sources=_CLI),
-        _f("--allowed-origins", sources=_CLI),
-        _f("--allowed-methods", sources=_CLI),
-        _f("--allowed-headers", sources=_CLI),
-        _f("--api-key", sources=_CLI, note="secret: the role passes it as VLLM_API_KEY from a Secret"),
-        _f("--lora-modules", kind="multi", sources=_CLI),
-        _f("--ssl-keyfile", sources=_CLI),
-        _f("--ssl-certfile", sources=_CLI),
-        _f("--ssl-ca-certs", sources=_CLI),
-        _f("--ssl-cert-reqs", sources=_CLI),
-        _f("--root-path", sources=_CLI),
-        _f("--middleware", sources=_CLI),
-        _f("--enable-request-id-headers", since="0.6.4", kind="bool", sources=_CLI),
-        _f("--disable-fastapi-docs", since="0.7.0", kind="bool", sources=_CLI),
-        _f("--disable-frontend-multiprocessing", kind="bool"),
-        _f("--enable-server-load-tracking", since="0.8.0", kind="bool", sources=_CLI),
-        _f("--log-config-file", since="0.11.0", sources=_CLI),
-    ]
+# Hand knowledge the parser does not give: why a flag went away, or what to use instead.
+NOTES = {
+    "--model": "positional MODEL on `vllm serve`",
+    "--task": "deprecated since 0.11 in favour of --runner/--convert",
+    "--hf-token": "prefer the HF_TOKEN environment variable",
+    "--max-seq-len-to-capture": "absent from the 0.11 EngineArgs; use --max-cudagraph-capture-size",
+    "--use-v2-block-manager": "no-op since 0.6 (v2 is the only block manager), removed with the V0 cleanup",
+    "--disable-mm-preprocessor-cache": "deprecated since 0.11; use --mm-processor-cache-gb 0",
+    "--num-scheduler-steps": "multi-step scheduling was removed with the V0 engine",
+    "--preemption-mode": "V0-only",
+    "--speculative-model": "replaced by --speculative-config",
+    "--num-speculative-tokens": "replaced by --speculative-config",
+    "--guided-decoding-backend": "deprecated in 0.11, removed in 0.12 (per its 0.11 help text); use --structured-outputs-config",
+    "--cuda-graph-sizes": "deprecated in 0.11 (help text: removed in 0.13); use --cudagraph-capture-sizes",
+    "--enable-reasoning": "reasoning is on when --reasoning-parser is set",
+    "--disable-log-requests": "replaced by --enable-log-requests in 0.10.2",
+    "--api-key": "secret: the role passes it as VLLM_API_KEY from a Secret",
 }
+# Real options that make no sense in a pod (print help and exit): refused as unknown.
+_NOT_FOR_SERVING = ("-h", "--help")
 
-# Short aliases argparse registers for some flags (A011: -tp, -pp, -dp, -q, -O).
+# Row layout of flags_data.FLAGS (see its docstring).
+_SINCE, _UNTIL, _CANON, _FORM, _NARGS, _TYPE, _CHOICES, _ACTION, _DEPRECATED, _HIDDEN = range(10)
+_DUMPED = tuple(parse_version(text) for text in flags_data.RELEASES)
+_BY_RELEASE = {}
+
+
+def _dumped_release(version):
+    """The dumped release that stands for ``version``: the newest dumped one of its minor line that is not
+    newer than it, else the oldest of that line, else the newest dumped release not newer than it."""
+    line = [dumped for dumped in _DUMPED if dumped[:2] == version[:2]]
+    if line:
+        older = [dumped for dumped in line if dumped <= version]
+        return max(older) if older else min(line)
+    older = [dumped for dumped in _DUMPED if dumped <= version]
+    return max(older) if older else _DUMPED[0]
+
+
+def _covers(row, version):
+    return parse_version(row[_SINCE]) <= version and (row[_UNTIL] is None or version < parse_version(row[_UNTIL]))
+
+
+def _options(version):
+    """Option string -> its flags_data row, for the dumped release standing for ``version``."""
+    dumped = _dumped_release(version)
+    table = _BY_RELEASE.get(dumped)
+    if table is None:
+        table = {}
+        for option, rows in flags_data.FLAGS.items():
+            if option in _NOT_FOR_SERVING:
+                continue
+            for row in rows:
+                if _covers(row, dumped):
+                    table[option] = row
+                    break
+        _BY_RELEASE[dumped] = table
+    return table
+
+
+def _kind(row):
+    if row[_FORM] in ("switch", "neg"):
+        return "bool"
+    nargs = row[_NARGS]
+    if nargs in ("?", "*", "+") or (isinstance(nargs, int) and nargs > 1) or row[_ACTION] == "_AppendAction":
+        return "multi"
+    return "value"
+
+
+def _spans(option):
+    """[(since, until)] of the dumped releases that have ``option``, adjacent rows merged."""
+    spans = []
+    for row in flags_data.FLAGS.get(option, ()):
+        if spans and spans[-1][1] == row[_SINCE]:
+            spans[-1] = (spans[-1][0], row[_UNTIL])
+        else:
+            spans.append((row[_SINCE], row[_UNTIL]))
+    return spans
+
+
+def _make_flag(name, row):
+    spans = _spans(name)
+    note = NOTES.get(name, "")
+    if not note and row[_DEPRECATED]:
+        note = "deprecated, see `vllm serve --help=%s`" % name[2:]
+    return Flag(name, spans[0][0], spans[-1][1], _kind(row), ("PARSER",), note)
+
+
+def _newest_row(option):
+    rows = flags_data.FLAGS.get(option)
+    return rows[-1] if rows else None
+
+
+# Canonical long flag -> Flag (kind as of the newest release that has it); every option string vLLM's
+# parser registers as an action's first long form, in any dumped release.
+FLAGS = {}
+for _option in sorted(flags_data.FLAGS):
+    _row = _newest_row(_option)
+    if _option.startswith("--") and _row[_CANON] == _option and _option not in _NOT_FOR_SERVING:
+        FLAGS[_option] = _make_flag(_option, _row)
+# Options that some release registers only as an alias or negative form keep a Flag too (lookups by name).
+for _option in sorted(flags_data.FLAGS):
+    for _row in flags_data.FLAGS[_option]:
+        if _row[_CANON] not in FLAGS and _row[_CANON] not in _NOT_FOR_SERVING:
+            FLAGS[_row[_CANON]] = _make_flag(_row[_CANON], _row)
+
+# Short (and other) aliases argparse registers: alias -> (target long flag, first dumped release with it).
 ALIASES = {
-    "-tp": ("--tensor-parallel-size", "0.9.0"),
-    "-pp": ("--pipeline-parallel-size", "0.9.0"),
-    "-dp": ("--data-parallel-size", "0.9.0"),
-    "-q": ("--quantization", "0.6.0"),
-    "-O": ("--compilation-config", "0.6.4"),
+    option: (_newest_row(option)[_CANON], _spans(option)[0][0])
+    for option in sorted(flags_data.FLAGS)
+    if option not in _NOT_FOR_SERVING and _newest_row(option)[_CANON] != option
+    and _newest_row(option)[_FORM] != "neg"
 }
 
-# Value choices that differ between releases.  dtype choices: A07 and A011 (ModelDType) agree.
+# Value choices.  dtype choices: every dumped release lists these six (ModelDType).
 DTYPE_CHOICES = ("auto", "half", "float16", "bfloat16", "float", "float32")
-# kv-cache-dtype: A07 lists auto/fp8/fp8_e5m2/fp8_e4m3; later CacheDType adds fp8_inc (0.9, RN) and
-# fp8_ds_mla / bfloat16 (0.11, RN).
-_KV_CACHE_DTYPES = [
-    ("auto", "0.6.0"), ("fp8", "0.6.0"), ("fp8_e5m2", "0.6.0"), ("fp8_e4m3", "0.6.0"),
-    ("fp8_inc", "0.9.0"), ("bfloat16", "0.11.0"), ("fp8_ds_mla", "0.11.0"),
-]
+_KV_CACHE_DTYPES_FALLBACK = ("auto", "fp8", "fp8_e5m2", "fp8_e4m3")
 
 
 def kv_cache_dtype_choices(version_text):
+    """--kv-cache-dtype choices of a release, from its parser; a release whose parser lists none (0.33
+    validates the value in CacheConfig instead) gets those of the newest earlier release that does."""
     version = parse_version(version_text)
-    return [name for name, since in _KV_CACHE_DTYPES if parse_version(since) <= version]
+    candidates = [dumped for dumped in _DUMPED if dumped <= _dumped_release(version)]
+    for dumped in sorted(candidates, reverse=True):
+        row = _options(dumped).get("--kv-cache-dtype")
+        if row is not None and row[_CHOICES]:
+            return list(row[_CHOICES])
+    return list(_KV_CACHE_DTYPES_FALLBACK)
 
 
-# The ``--no-<flag>`` form of a "boolopt" flag: 0.7 registered these as store_true switches; the
-# config-generated parser (BooleanOptionalAction) adds the negative form.  --enable-prefix-caching got
-# BooleanOptionalAction first (V1 turned prefix caching on by default).  Boundaries: RN.
-NO_FORM_SINCE = {"--enable-prefix-caching": "0.7.0"}
-NO_FORM_DEFAULT_SINCE = "0.9.0"
+def _flag_at(name, version):
+    """The Flag for canonical ``name`` with its kind in ``version`` (None where that release lacks it)."""
+    row = _options(version).get(name)
+    if row is None or row[_CANON] != name:
+        return None
+    return _make_flag(name, row)
 
 
 def no_form_available(flag, version):
-    if flag.kind != "boolopt":
-        return False
-    since = NO_FORM_SINCE.get(flag.name, max(flag.since, NO_FORM_DEFAULT_SINCE, key=parse_version))
-    return version >= parse_version(since)
+    """True when ``--no-<flag>`` is accepted by release tuple ``version`` (its parser registers it)."""
+    row = _options(version).get("--no-" + flag.name[2:])
+    return row is not None and row[_FORM] == "neg" and row[_CANON] == flag.name
 
 
 def flag_available(flag, version):
     """True when ``flag`` (a Flag) exists in release tuple ``version``."""
-    if version < parse_version(flag.since):
-        return False
-    return flag.until is None or version < parse_version(flag.until)
+    return _flag_at(flag.name, version) is not None
 
 
 def accepted_flags(version_text):
-    """Sorted list of the long flags ``vllm serve`` accepts in a release (``--no-X`` forms included)."""
-    version = parse_version(version_text)
-    names = []
-    for flag in FLAGS.values():
-        if flag_available(flag, version):
-            names.append(flag.name)
-            if no_form_available(flag, version):
-                names.append("--no-" + flag.name[2:])
-    return sorted(names)
+    """Sorted list of the long option strings ``vllm serve`` accepts in a release (``--no-X``, ``--disable-X``
+    and long aliases included), as its own parser registers them."""
+    return sorted(option for option in _options(parse_version(version_text)) if option.startswith("--"))
 
 
 def _span(flag):
-    if flag.until is None:
-        return "%s and later" % flag.since
-    return "%s up to (not including) %s" % (flag.since, flag.until)
+    parts = []
+    for since, until in _spans(flag.name) or [(flag.since, flag.until)]:
+        parts.append("%s and later" % since if until is None else "%s up to (not including) %s" % (since, until))
+    return ", ".join(parts)
 
 
 def lookup_flag(token, version_text):
     """Resolve a command-line token (``--x``, ``--x=v``, ``--no-x``, ``-tp``) to its Flag for a release.
 
+    Returns ``(flag, negated)``: the canonical Flag (aliases and negative forms resolved) and whether the
+    token was a negative form.
+    vLLM's FlexibleArgumentParser reads ``--max_model_len`` as ``--max-model-len``; so does this.
     Raises LlmopsError naming the flag, the release, why, and what works instead.
     """
     version = parse_version(version_text)
     name = token.split("=", 1)[0]
-    negated = False
+    if name.startswith("--") and "_" in name:
+        name = "--" + name[2:].replace("_", "-")
+    options = _options(version)
+    row = options.get(name)
+    if row is not None:
+        flag = _make_flag(row[_CANON], options[row[_CANON]] if row[_CANON] in options else row)
+        # negated: a negative form (--no-x, or 0.33's --disable-x paired with --enable-x); the Flag is the
+        # canonical one either way, so extra_args cannot set a role-owned flag through its other spelling
+        return flag, row[_FORM] == "neg"
     if name in ALIASES:
         target, since = ALIASES[name]
-        if version < parse_version(since):
-            raise LlmopsError(
-                "flag %s is not accepted by vLLM %s (the short alias exists from %s); use %s"
-                % (name, version_text, since, target)
-            )
-        name = target
+        raise LlmopsError(
+            "flag %s is not accepted by vLLM %s (the short alias exists from %s); use %s"
+            % (name, version_text, since, target)
+        )
     flag = FLAGS.get(name)
-    if flag is None and name.startswith("--no-"):
-        flag = FLAGS.get("--" + name[5:])
-        negated = flag is not None
+    if flag is None and name.startswith("--no-") and ("--" + name[5:]) in FLAGS:
+        flag = FLAGS["--" + name[5:]]
+        if flag_available(flag, version):
+            raise LlmopsError(
+                "flag %s is not accepted by vLLM %s: %s has no --no- form in that release; leave it out instead"
+                % (name, version_text, flag.name)
+            )
     if flag is None:
         close = difflib.get_close_matches(name, accepted_flags(version_text), n=3, cutoff=0.75)
         raise LlmopsError(
@@ -347,18 +280,11 @@ def lookup_flag(token, version_text):
             % (name, version_text, "; did you mean %s?" % ", ".join(close) if close else
                "; see `vllm serve --help` of that release, or docs/vllm_deploy.md for the table")
         )
-    if negated and not no_form_available(flag, version):
-        raise LlmopsError(
-            "flag %s is not accepted by vLLM %s: %s has no --no- form in that release; leave it out instead"
-            % (name, version_text, flag.name)
-        )
-    if not flag_available(flag, version):
-        note = (" (%s)" % flag.note) if flag.note else ""
-        raise LlmopsError(
-            "flag %s is not accepted by vLLM %s%s; it exists in releases %s"
-            % (name, version_text, note, _span(flag))
-        )
-    return flag, negated
+    note = (" (%s)" % flag.note) if flag.note else ""
+    raise LlmopsError(
+        "flag %s is not accepted by vLLM %s%s; it exists in releases %s"
+        % (name, version_text, note, _span(flag))
+    )
 
 
 # ---------------------------------------------------------------- metrics

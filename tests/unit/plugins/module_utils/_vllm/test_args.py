@@ -26,18 +26,18 @@ def test_render_full_order_and_formatting():
         gpu_memory_utilization=0.92, kv_cache_dtype="fp8", dtype="auto", quantization="fp8",
         enable_prefix_caching=False, lora_adapters=[{"name": "sql", "path": "/models/lora/sql"},
                                                     {"name": "chat", "path": "/models/lora/chat"}],
-        extra_args=["--enforce-eager", "--max-logprobs=5", "--swap-space 8"]), "0.33.0", port=9000)
+        extra_args=["--enforce-eager", "--max-logprobs=5", "--cpu-offload-gb 8"]), "0.33.0", port=9000)
     assert out == [
         "/models/llama-8b", "--host", "0.0.0.0", "--port", "9000",
         "--served-model-name", "llama-8b", "--tensor-parallel-size", "4", "--max-model-len", "32768",
         "--max-num-seqs", "128", "--gpu-memory-utilization", "0.92", "--quantization", "fp8",
         "--kv-cache-dtype", "fp8", "--no-enable-prefix-caching", "--enable-lora", "--lora-modules",
         "sql=/models/lora/sql", "chat=/models/lora/chat", "--enforce-eager", "--max-logprobs=5",
-        "--swap-space", "8"]
+        "--cpu-offload-gb", "8"]
 
 
 def test_prefix_caching_false_left_out_where_no_negative_form():
-    out = args.render_serve_args(_settings(enable_prefix_caching=False), "0.6.6")
+    out = args.render_serve_args(_settings(enable_prefix_caching=False), "0.6.0")
     assert "--no-enable-prefix-caching" not in out
 
 

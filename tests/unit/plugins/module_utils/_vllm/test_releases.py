@@ -37,28 +37,33 @@ def test_image():
 
 
 @pytest.mark.parametrize("flag, version, accepted", [
-    # removed with the V0 engine (A011: "multi-step scheduling has been removed")
+    # spans as vLLM's own parser of each release registers them (plugins/module_utils/_vllm/flags_data.py)
     ("--num-scheduler-steps", "0.7.3", True),
-    ("--num-scheduler-steps", "0.10.0", False),
+    ("--num-scheduler-steps", "0.10.0", True),  # still parsed in 0.10.0; gone in 0.10.2
+    ("--num-scheduler-steps", "0.10.2", False),
     ("--num-scheduler-steps", "0.33.0", False),
-    # A07 has max_seq_len_to_capture; A011 does not
     ("--max-seq-len-to-capture", "0.7.3", True),
     ("--max-seq-len-to-capture", "0.11.0", False),
-    # A011 help text: "--guided-decoding-backend will be removed in v0.12.0"
     ("--guided-decoding-backend", "0.11.2", True),
     ("--guided-decoding-backend", "0.12.0", False),
     ("--structured-outputs-config", "0.10.2", False),
     ("--structured-outputs-config", "0.11.0", True),
     ("--speculative-model", "0.7.3", True),
-    ("--speculative-model", "0.9.0", False),
-    ("--speculative-config", "0.8.0", True),
+    ("--speculative-model", "0.8.5", False),
+    ("--speculative-config", "0.8.0", False),  # 0.8.0 still has the --speculative-* flags
+    ("--speculative-config", "0.8.5", True),
     ("--kv-cache-memory-bytes", "0.10.0", False),
-    ("--kv-cache-memory-bytes", "0.11.0", True),
+    ("--kv-cache-memory-bytes", "0.10.2", True),
     ("--async-scheduling", "0.9.2", False),
     ("--async-scheduling", "0.33.0", True),
+    ("--swap-space", "0.17.1", True),
+    ("--swap-space", "0.18.1", False),
     ("--enforce-eager", "0.6.0", True),
     ("--enforce-eager", "0.33.0", True),
     ("--lora-modules", "0.6.0", True),
+    # a patch release that is not dumped uses the dumped release of its minor line not newer than it
+    ("--kv-cache-memory-bytes", "0.10.1", False),
+    ("--kv-cache-memory-bytes", "0.10.3", True),
 ])
 def test_flag_availability(flag, version, accepted):
     assert (flag in releases.accepted_flags(version)) is accepted
@@ -67,21 +72,33 @@ def test_flag_availability(flag, version, accepted):
 def test_lookup_flag_messages():
     with pytest.raises(LlmopsError) as err:
         releases.lookup_flag("--num-scheduler-steps=8", "0.33.0")
-    assert "not accepted by vLLM 0.33.0" in str(err.value)
-    assert "0.6.0 up to (not including) 0.10.0" in str(err.value)
+    assert "not accepted by vLLM 0.33.0 (multi-step scheduling was removed with the V0 engine)" in str(err.value)
+    assert "0.6.0 up to (not including) 0.10.2" in str(err.value)
     with pytest.raises(LlmopsError, match="did you mean --enforce-eager"):
         releases.lookup_flag("--enforce-eagr", "0.33.0")
     with pytest.raises(LlmopsError, match="no --no- form"):
-        releases.lookup_flag("--no-trust-remote-code", "0.33.0")
+        releases.lookup_flag("--no-disable-log-stats", "0.33.0")  # a store_true switch
 
 
 def test_no_forms_and_aliases():
-    assert releases.lookup_flag("--no-enable-prefix-caching", "0.7.0")[1] is True
+    # 0.6.6 registers --enable-prefix-caching as a BooleanOptionalAction; 0.6.0 as store_true
+    assert releases.lookup_flag("--no-enable-prefix-caching", "0.6.6")[1] is True
     with pytest.raises(LlmopsError, match="no --no- form"):
-        releases.lookup_flag("--no-enable-prefix-caching", "0.6.6")
+        releases.lookup_flag("--no-enable-prefix-caching", "0.6.0")
+    # 0.33's EnableDisableAction: --trust-remote-code also has --no-trust-remote-code
+    assert releases.lookup_flag("--no-trust-remote-code", "0.33.0") == (releases.FLAGS["--trust-remote-code"]._replace(
+        kind="bool"), True)
+    assert releases.lookup_flag("-tp", "0.6.0")[0].name == "--tensor-parallel-size"
     assert releases.lookup_flag("-tp", "0.11.0")[0].name == "--tensor-parallel-size"
-    with pytest.raises(LlmopsError, match="short alias exists from 0.9.0"):
-        releases.lookup_flag("-tp", "0.8.5")
+    assert releases.lookup_flag("-dp", "0.8.5")[0].name == "--data-parallel-size"
+    with pytest.raises(LlmopsError, match="short alias exists from 0.8.5"):
+        releases.lookup_flag("-dp", "0.8.0")
+    assert releases.ALIASES["-tp"] == ("--tensor-parallel-size", "0.6.0")
+
+
+def test_underscore_spelling_is_vllms_too():
+    # FlexibleArgumentParser turns --max_model_len into --max-model-len
+    assert releases.lookup_flag("--max_model_len=4096", "0.33.0")[0].name == "--max-model-len"
 
 
 def test_every_flag_has_a_valid_span():
@@ -92,7 +109,7 @@ def test_every_flag_has_a_valid_span():
         if flag.until:
             assert releases.parse_version(flag.until) > since, flag
         assert flag.kind in ("value", "multi", "bool", "boolopt"), flag
-        assert set(flag.sources) <= {"A07", "A011", "CLI", "LOG", "RN"}, flag
+        assert set(flag.sources) <= {"A07", "A011", "CLI", "LOG", "RN", "PARSER"}, flag
 
 
 @pytest.mark.parametrize("version, kv_name", [
