@@ -210,7 +210,7 @@ details:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
-from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.releases import DEFAULT_VLLM_VERSION
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm.releases import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.sizing import size_model
 
 CONTRACT_KEYS = (

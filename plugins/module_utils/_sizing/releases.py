@@ -26,13 +26,15 @@ Read from vLLM's source (see docs/sizing.md for the file/function behind every r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases as _vllm_releases
 
-DEFAULT_VLLM_VERSION = "0.33.0"
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+# One release table: the default release and the version parser are _vllm/releases.py's.
+DEFAULT_VERSION = _vllm_releases.DEFAULT_VERSION
+DEFAULT_VLLM_VERSION = DEFAULT_VERSION  # the name modules/vllm_sizing.py and older callers import
+parse_version = _vllm_releases.parse_version
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,6 @@ class Release:
         if large_gpu:
             return 8192, 1024
         return 2048, 256
-
-
-def parse_version(version) -> tuple[int, int, int]:
-    match = _VERSION_RE.match(str(version or "").strip())
-    if not match:
-        raise LlmopsError(
-            "vllm_version=%r is not a vLLM release number; use e.g. %s or 0.6.6" % (version, DEFAULT_VLLM_VERSION)
-        )
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
 def release(version=None) -> Release:

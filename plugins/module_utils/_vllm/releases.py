@@ -262,8 +262,8 @@ def lookup_flag(token, version_text):
     if name in ALIASES:
         target, since = ALIASES[name]
         raise LlmopsError(
-            "flag %s is not accepted by vLLM %s (the short alias exists from %s); use %s"
-            % (name, version_text, since, target)
+            "flag %s is not accepted by vLLM %s (the %salias exists from %s); use %s"
+            % (name, version_text, "" if name.startswith("--") else "short ", since, target)
         )
     flag = FLAGS.get(name)
     if flag is None and name.startswith("--no-") and ("--" + name[5:]) in FLAGS:
