@@ -36,6 +36,9 @@ hack/podman-setup.sh
 export PATH=${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm-serving}/bin/current:$PATH
 # the promtool rule checks in pytest never skip here: testbed.sh build made promtool
 export LLMOPS_REQUIRE_PROMTOOL=1
+# checkov, the manifest scanner of the hardening tests, in its own virtualenv (never skipped here either)
+LLMOPS_CHECKOV=$(hack/checkov.sh)
+export LLMOPS_CHECKOV LLMOPS_REQUIRE_CHECKOV=1
 
 run "ruff" ruff check .
 run "ansible-lint (profile production)" ansible-lint --offline

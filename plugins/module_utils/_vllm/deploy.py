@@ -148,7 +148,8 @@ def plan_deployment(models, defaults=None, canary=None, action="none", options=N
                             cluster.get("nodes") or [], options, cluster.get("pods") or [], canary_in)
     plans = result["plans"]
     all_plans = plans + ([result["canary"]] if result["canary"] else [])
-    problems = list(result["problems"]) + reference_problems(all_plans, render_settings, cluster)
+    problems = (list(result["problems"]) + manifests.settings_problems(render_settings, all_plans)
+                + reference_problems(all_plans, render_settings, cluster))
     out = dict(empty, plans=plans, canary=result["canary"], warnings=list(result["warnings"]))
     if problems:
         return dict(out, problems=problems)

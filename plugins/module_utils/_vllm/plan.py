@@ -267,13 +267,17 @@ def _sizing_value(sizing, key):
 
 
 #: how long each alert's condition must hold before it fires (PrometheusRule ``for``), by alert
-ALERT_FOR = {"kv_cache": "10m", "waiting": "5m", "preempting": "15m", "error_rate": "5m", "ttft": "10m"}
+ALERT_FOR = {"kv_cache": "10m", "waiting": "5m", "preempting": "15m", "error_rate": "5m", "ttft": "10m",
+             "restarts": "0m", "not_ready": None}
+#: ``not_ready`` has no fixed default: a pod is legitimately not ready while vLLM loads its weights, so the
+#: alert waits for the plan's startup budget (startupProbe failureThreshold x period) plus 5 minutes.
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
-def alert_durations(given):
+def alert_durations(given, startup_budget_s=0):
     """ALERT_FOR overlaid with ``given`` -> (durations, problems): unknown alerts and non-durations refused."""
     out, problems = dict(ALERT_FOR), []
+    out["not_ready"] = "%dm" % (int(math.ceil(startup_budget_s / 60.0)) + 5)
     for key, value in sorted((given or {}).items()):
         if key not in ALERT_FOR:
             problems.append("alert_for.%s is not an alert; known: %s" % (key, ", ".join(sorted(ALERT_FOR))))
@@ -458,7 +462,7 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         "queries": queries,
         "scale_down_stabilization_s": int(auto.get("scale_down_stabilization_s", 300)),
     }
-    alert_for, found = alert_durations(options.get("alert_for"))
+    alert_for, found = alert_durations(options.get("alert_for"), startup_failures * period)
     problems.extend("model %s: %s" % (name, p) for p in found)
     waiting_alert = int(options.get("waiting_alert") or 0)
     if waiting_alert < 0:
@@ -468,7 +472,7 @@ def derive(model, sizing, parallel, nodes, options, free=None, track="stable"):
         "kv_cache_usage": float(options.get("kv_cache_alert", 0.9)),
         "waiting": waiting_alert or capacity,
         "error_ratio": float(options.get("error_ratio_alert", 0.05)),
-        "ttft_p95_s": float(options.get("ttft_alert_s", max(2.0, round(req_tokens / 2000.0, 1)))),
+        "ttft_p99_s": float(options.get("ttft_alert_s", max(4.0, round(req_tokens / 1000.0, 1)))),
         "for": alert_for,
     }
 

@@ -146,7 +146,8 @@ def test_alert_durations_and_waiting_threshold_are_the_given_ones():
     rules = _rules(_one())
     assert {a: r["for"] for a, r in rules.items()} == {
         "VllmKvCacheNearlyFull": "10m", "VllmRequestsQueueing": "5m", "VllmPreempting": "15m",
-        "VllmHighErrorRate": "5m", "VllmSlowFirstToken": "10m"}
+        "VllmHighErrorRate": "5m", "VllmSlowFirstToken": "10m", "VllmPodRestarting": "0m",
+        "VllmPodNotReady": "%dm" % (-(-_one()["startup_budget_s"] // 60) + 5)}
     sized = rules["VllmRequestsQueueing"]["expr"]
     rules = _rules(_one(_opts={"alert_for": {"waiting": "30s", "ttft": "1h30m"}, "waiting_alert": 3}))
     assert rules["VllmRequestsQueueing"]["for"] == "30s" and rules["VllmSlowFirstToken"]["for"] == "1h30m"
@@ -156,7 +157,8 @@ def test_alert_durations_and_waiting_threshold_are_the_given_ones():
 
 
 @pytest.mark.parametrize("opts, needle", [
-    ({"alert_for": {"queue": "5m"}}, "alert_for.queue is not an alert; known: error_rate, kv_cache, preempting, ttft, waiting"),
+    ({"alert_for": {"queue": "5m"}}, "alert_for.queue is not an alert; known: error_rate, kv_cache, not_ready, "
+                                     "preempting, restarts, ttft, waiting"),
     ({"alert_for": {"waiting": "5 minutes"}}, "alert_for.waiting='5 minutes' is not a Prometheus duration"),
     ({"alert_for": {"waiting": 5}}, "alert_for.waiting=5 is not a Prometheus duration"),
     ({"waiting_alert": -1}, "waiting_alert=-1 is negative"),

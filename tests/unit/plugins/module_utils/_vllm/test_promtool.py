@@ -18,6 +18,7 @@ from . import test_plan as tp
 pytestmark = needs_promtool
 
 RELEASES = ["0.6.6", "0.8.5", "0.9.2", "0.11.0", "0.33.0"]
+RULES = 7  # KV cache, waiting, preempting, error ratio, TTFT p99, restarts, not ready
 
 
 def _rule_group(plan):
@@ -39,7 +40,7 @@ def test_rendered_rules_pass_promtool_check_for_each_release(tmp_path, release):
     path.write_text(yaml.safe_dump(spec))
     out = _promtool(tmp_path, "check", "rules", str(path))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "SUCCESS: 5 rules found" in out.stdout
+    assert "SUCCESS: %d rules found" % RULES in out.stdout
 
 
 def test_golden_rules_pass_promtool_check(tmp_path):
@@ -116,3 +117,96 @@ def test_release_families_differ_in_the_kv_metric():
     new = _rule_group(tm._one(_opts={"vllm_version": "0.33.0"}))["groups"][0]["rules"][0]["expr"]
     assert "vllm:gpu_cache_usage_perc" in old and "vllm:kv_cache_usage_perc" in new
     assert tp.OPTS["vllm_version"] == "0.33.0"
+
+
+def _run_alert_test(tmp_path, spec, series, evals):
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(_alerts_test(spec, series, evals)))
+    return _promtool(tmp_path, "test", "rules", "test.yaml")
+
+
+def _rule(spec, alert):
+    return [r for r in spec["groups"][0]["rules"] if r["alert"] == alert][0]
+
+
+def test_ttft_p99_fires_from_the_histogram_when_one_request_in_a_hundred_is_slow(tmp_path):
+    """p99 (not p95): 97 of every 100 first tokens in 0.5 s and 3 in 10-20 s put the p99 above the 4 s threshold
+    while the p95 stays at 0.5 s; 100 fast ones keep it silent."""
+    plan = tm._one(_opts={"alert_for": {"ttft": "2m"}})
+    spec = _rule_group(plan)
+    assert "histogram_quantile(0.99," in _rule(spec, "VllmSlowFirstToken")["expr"]
+    sel = _selector(spec)
+    metric = "vllm:time_to_first_token_seconds_bucket"
+    series = []
+    # per minute: 100 requests; until minute 5 all under 0.5 s, then 97 under 0.5 s and 3 between 10 s and 20 s
+    for le, fast, slow in (("0.5", 100, 97), ("1.0", 100, 97), ("4.0", 100, 97), ("10.0", 100, 97),
+                           ("20.0", 100, 100), ("+Inf", 100, 100)):
+        series.append({"series": '%s{%s,pod="llama-8b-0",le="%s"}' % (metric, sel, le),
+                       "values": "0+%dx5 %d+%dx15" % (fast, 5 * fast + slow, slow)})
+    labels = {"severity": "warning", "model": "llama-8b"}
+    evals = [
+        {"eval_time": "5m", "alertname": "VllmSlowFirstToken", "exp_alerts": []},
+        {"eval_time": "14m", "alertname": "VllmSlowFirstToken", "exp_alerts": [
+            {"exp_labels": labels, "exp_annotations": _rule(spec, "VllmSlowFirstToken")["annotations"]}]},
+    ]
+    out = _run_alert_test(tmp_path, spec, series, evals)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_error_ratio_fires_on_5xx_of_this_models_pods_only(tmp_path):
+    spec = _rule_group(tm._one(_opts={"alert_for": {"error_rate": "1m"}}))
+    ns = 'namespace="llm-serving"'
+    series = [
+        {"series": 'http_requests_total{%s,pod="llama-8b-5d9c7f6b8d-x2k4q",handler="/v1/completions",status="2xx"}' % ns,
+         "values": "0+90x20"},
+        {"series": 'http_requests_total{%s,pod="llama-8b-5d9c7f6b8d-x2k4q",handler="/v1/completions",status="5xx"}' % ns,
+         "values": "0+2x9 18+10x10"},
+        # another model whose name starts with this one's: its errors must not count
+        {"series": 'http_requests_total{%s,pod="llama-8b-big-7c9f8d6b5c-q8w2e",handler="/v1/completions",status="5xx"}' % ns,
+         "values": "0+500x20"},
+    ]
+    evals = [
+        # 2 errors in 92 requests a minute: under 5% - unless the other model's errors were counted
+        {"eval_time": "8m", "alertname": "VllmHighErrorRate", "exp_alerts": []},
+        {"eval_time": "17m", "alertname": "VllmHighErrorRate", "exp_alerts": [
+            {"exp_labels": {"severity": "critical", "model": "llama-8b"},
+             "exp_annotations": _rule(spec, "VllmHighErrorRate")["annotations"]}]},
+    ]
+    out = _run_alert_test(tmp_path, spec, series, evals)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_pod_restarts_and_not_ready_fire_on_kube_state_metrics_series(tmp_path):
+    plan = tm._one()
+    spec = _rule_group(plan)
+    not_ready_for = _rule(spec, "VllmPodNotReady")["for"]
+    minutes = int(not_ready_for[:-1])
+    assert minutes * 60 >= plan["startup_budget_s"] + 300
+    ns, pod = 'namespace="llm-serving"', "llama-8b-5d9c7f6b8d-x2k4q"
+    series = [
+        # the vLLM container restarts once at minute 10 (CUDA out of memory, say)
+        {"series": 'kube_pod_container_status_restarts_total{%s,pod="%s",container="vllm"}' % (ns, pod),
+         "values": "0x9 1x30"},
+        # a sidecar's restarts are not vLLM's
+        {"series": 'kube_pod_container_status_restarts_total{%s,pod="%s",container="proxy"}' % (ns, pod),
+         "values": "0+1x40"},
+        # not ready from the start (loading weights, then stuck)
+        {"series": 'kube_pod_status_ready{%s,pod="%s",condition="true"}' % (ns, pod), "values": "0x%d" % (minutes + 20)},
+        {"series": 'kube_pod_status_ready{%s,pod="%s",condition="false"}' % (ns, pod), "values": "1x%d" % (minutes + 20)},
+        # another pod of the model, ready all along
+        {"series": 'kube_pod_status_ready{%s,pod="llama-8b-5d9c7f6b8d-r7t9z",condition="true"}' % ns,
+         "values": "1x%d" % (minutes + 20)},
+    ]
+    labels = {"severity": "warning", "model": "llama-8b", "pod": pod}
+    evals = [
+        {"eval_time": "9m", "alertname": "VllmPodRestarting", "exp_alerts": []},
+        {"eval_time": "11m", "alertname": "VllmPodRestarting", "exp_alerts": [
+            {"exp_labels": labels, "exp_annotations": _rule(spec, "VllmPodRestarting")["annotations"]}]},
+        {"eval_time": "30m", "alertname": "VllmPodRestarting", "exp_alerts": []},   # 15 min window passed
+        {"eval_time": "%dm" % (minutes - 2), "alertname": "VllmPodNotReady", "exp_alerts": []},  # still in its budget
+        {"eval_time": "%dm" % (minutes + 2), "alertname": "VllmPodNotReady", "exp_alerts": [
+            {"exp_labels": dict(labels, severity="critical"),
+             "exp_annotations": _rule(spec, "VllmPodNotReady")["annotations"]}]},
+    ]
+    out = _run_alert_test(tmp_path, spec, series, evals)
+    assert out.returncode == 0, out.stdout + out.stderr
