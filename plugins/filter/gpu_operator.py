@@ -38,6 +38,14 @@ def gpu_operator_chart_upgrade(deployed_chart, target_version, chart_ref=""):
         return {"decision": "", "problem": str(err)}
 
 
+def gpu_operator_driver_upgrade(live_policy, rendered_policy, allow_downgrade=False):
+    """Return ``{"decision": ..., "problem": ...}`` for the driver the rendered ClusterPolicy asks for."""
+    try:
+        return {"decision": _values.driver_upgrade_check(live_policy, rendered_policy, allow_downgrade), "problem": ""}
+    except LlmopsError as err:
+        return {"decision": "", "problem": str(err)}
+
+
 def gpu_operator_chart_version(chart_label):
     """Return the version in a ``helm.sh/chart`` label or a release's chart field (``gpu-operator-v26.7.0``)."""
     try:
@@ -53,4 +61,5 @@ class FilterModule(object):
             "gpu_time_slicing_config": gpu_time_slicing_config,
             "gpu_operator_chart_upgrade": gpu_operator_chart_upgrade,
             "gpu_operator_chart_version": gpu_operator_chart_version,
+            "gpu_operator_driver_upgrade": gpu_operator_driver_upgrade,
         }

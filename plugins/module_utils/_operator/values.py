@@ -71,7 +71,7 @@ def summarize_nodes(node_facts):
 
 def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="containerd", cdi=True,
                     mig_strategy="none", time_slicing_replicas=0, image_registry=None,
-                    dcgm_exporter_service_monitor=True, extra_values=None):
+                    dcgm_exporter_service_monitor=True, extra_values=None, driver_version=""):
     """Return ``(values, decisions)`` for the gpu-operator chart.
 
     ``driver``/``toolkit``: ``"auto"`` (decide from facts), ``"operator"`` (the operator manages it)
@@ -118,6 +118,13 @@ def operator_values(node_facts=None, driver="auto", toolkit="auto", runtime="con
         "mig": {"strategy": "single" if mig_strategy == "none" else mig_strategy},
         "migManager": {"enabled": mig_strategy != "none"},
     }
+    if driver_version:
+        driver_version_key(driver_version)
+        if driver == "operator":
+            values["driver"]["version"] = str(driver_version)
+            decisions.append("driver: version %s (gpu_operator_driver_version)" % driver_version)
+        else:
+            decisions.append("driver: gpu_operator_driver_version=%s not used: the host manages the driver" % driver_version)
     if time_slicing_replicas:
         values["devicePlugin"] = {"config": {"name": "llmops-time-slicing", "default": "any"}}
         decisions.append("time-slicing: each GPU advertised %d times through ConfigMap llmops-time-slicing"
@@ -192,3 +199,50 @@ def chart_upgrade_check(deployed_chart, target_version, chart_ref=""):
     if target > deployed:
         return "chart: upgrade %s %s -> %s" % (CHART_NAME, deployed_version, target_version)
     return "chart: %s %s already deployed (values re-applied if they changed)" % (CHART_NAME, deployed_version)
+
+
+_DRIVER_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+def driver_version_key(version, what="gpu_operator_driver_version"):
+    """(branch, minor, patch) of an NVIDIA driver version such as ``595.91.07`` or ``580.105``."""
+    match = _DRIVER_VERSION.match(str(version or "").strip())
+    if not match:
+        raise LlmopsError("%s=%r is not an NVIDIA driver version; use the form 595.91.07 (a driver the operator's "
+                          "driver image is published for)" % (what, version))
+    return tuple(int(g or 0) for g in match.groups())
+
+
+def driver_upgrade_check(live_policy, rendered_policy, allow_downgrade=False):
+    """Decide what the operator-managed driver does when this release is applied; refuse a downgrade.
+
+    ``live_policy`` / ``rendered_policy``: the ClusterPolicy in the cluster (``{}`` when none) and the one the chart
+    renders for this run. The GPU Operator's upgrade controller rolls a changed ``spec.driver.version`` node by node
+    under ``spec.driver.upgradePolicy`` (cordon, wait for GPU pods, drain, new driver pod). Going to an older driver
+    is refused unless ``allow_downgrade``: a driver older than the CUDA of the images on the nodes fails every
+    CUDA container (``CUDA driver version is insufficient for CUDA runtime version``).
+    """
+    live = ((live_policy or {}).get("spec") or {}).get("driver") or {}
+    new = ((rendered_policy or {}).get("spec") or {}).get("driver") or {}
+    if not new.get("enabled", True):
+        return "driver: host-managed (the operator does not install one)"
+    target = str(new.get("version") or "")
+    if not live or not live.get("enabled", True) or not live.get("version"):
+        return "driver: the operator installs %s" % (target or "the chart's default driver")
+    deployed = str(live["version"])
+    if not target or driver_version_key(target, "the rendered driver.version") == \
+            driver_version_key(deployed, "the deployed driver.version"):
+        return "driver: %s already set (no driver change)" % deployed
+    policy = new.get("upgradePolicy") or {}
+    how = "node by node (maxParallelUpgrades %s, drain %s)" % (
+        policy.get("maxParallelUpgrades", 1), "on" if (policy.get("drain") or {}).get("enable") else "off")
+    if driver_version_key(target, "the rendered driver.version") < driver_version_key(deployed, "the deployed driver.version"):
+        if not allow_downgrade:
+            raise LlmopsError(
+                "gpu_operator_driver_version=%s is older than the driver the cluster runs (%s): a driver downgrade is "
+                "refused, because every CUDA container whose CUDA is newer than the older driver supports fails with "
+                "'CUDA driver version is insufficient for CUDA runtime version'. Keep %s or newer, or set "
+                "gpu_operator_allow_driver_downgrade=true after checking the CUDA of the images you run"
+                % (target, deployed, deployed))
+        return "driver: downgrade %s -> %s (allowed), rolled %s" % (deployed, target, how)
+    return "driver: upgrade %s -> %s, rolled %s by the operator's upgrade controller" % (deployed, target, how)

@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._operator import values as _values
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._operator.values import (
     operator_values,
     time_slicing_config,
@@ -132,3 +133,46 @@ def test_downgrade_is_refused_with_both_versions_and_the_way_out():
     assert msg.startswith("gpu_operator_chart_version=v25.10.0 (nvidia/gpu-operator) is older than the deployed release (gpu-operator v26.7.0)")
     assert "Helm does not roll back the CRDs" in msg
     assert "gpu_operator_state=absent" in msg
+
+
+def _policy(enabled=True, version="595.91.07", **policy):
+    return {"spec": {"driver": {"enabled": enabled, "version": version,
+                                "upgradePolicy": dict({"autoUpgrade": True, "maxParallelUpgrades": 1}, **policy)}}}
+
+
+def test_driver_version_goes_into_the_values_only_when_the_operator_manages_the_driver():
+    values, decisions = _values.operator_values([{"driver_loaded": False}], driver_version="580.105.08")
+    assert values["driver"] == {"enabled": True, "version": "580.105.08"}
+    values, decisions = _values.operator_values([{"driver_loaded": True, "driver_version": "580.159.04"}],
+                                                driver_version="580.105.08")
+    assert values["driver"] == {"enabled": False}
+    assert any("not used: the host manages the driver" in d for d in decisions)
+
+
+def test_a_driver_version_that_is_not_one_is_refused_naming_it():
+    with pytest.raises(LlmopsError, match=r"gpu_operator_driver_version='latest' is not an NVIDIA driver version"):
+        _values.operator_values([{"driver_loaded": False}], driver_version="latest")
+
+
+def test_driver_upgrade_decisions():
+    check = _values.driver_upgrade_check
+    assert check({}, _policy()) == "driver: the operator installs 595.91.07"
+    assert check(_policy(enabled=False), _policy()) == "driver: the operator installs 595.91.07"
+    assert check(_policy(), _policy(enabled=False)) == "driver: host-managed (the operator does not install one)"
+    assert check(_policy(), _policy()) == "driver: 595.91.07 already set (no driver change)"
+    assert check(_policy(version="580.105.08"), _policy(drain={"enable": True})) == (
+        "driver: upgrade 580.105.08 -> 595.91.07, rolled node by node (maxParallelUpgrades 1, drain on) by the "
+        "operator's upgrade controller")
+
+
+def test_driver_downgrade_is_refused_unless_allowed():
+    with pytest.raises(LlmopsError) as err:
+        _values.driver_upgrade_check(_policy(), _policy(version="580.105.08"))
+    assert str(err.value).startswith("gpu_operator_driver_version=580.105.08 is older than the driver the cluster "
+                                     "runs (595.91.07)")
+    assert "gpu_operator_allow_driver_downgrade=true" in str(err.value)
+    # numeric, not string, order: 595.9 is older than 595.10
+    with pytest.raises(LlmopsError):
+        _values.driver_upgrade_check(_policy(version="595.10.01"), _policy(version="595.9.01"))
+    assert _values.driver_upgrade_check(_policy(), _policy(version="580.105.08"), allow_downgrade=True).startswith(
+        "driver: downgrade 595.91.07 -> 580.105.08 (allowed)")
