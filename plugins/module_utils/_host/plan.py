@@ -97,6 +97,7 @@ DEFAULTS = {
     "health_retries": 3,
     "load_gib_per_s": 1.0,
     "startup_overhead_s": 180,
+    "stop_timeout_s": 120,
     "smoke_test": True,
     "env": {},
 }
@@ -163,7 +164,7 @@ def check_options(opts):
     if not isinstance(opts["log_options"], dict):
         problems.append("vllm_host_log_options=%r must be a mapping, e.g. {max-size: 100m, max-file: '5'}"
                         % (opts["log_options"],))
-    for key in ("health_interval_s", "health_timeout_s", "health_retries", "startup_overhead_s"):
+    for key in ("health_interval_s", "health_timeout_s", "health_retries", "startup_overhead_s", "stop_timeout_s"):
         value = opts[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append("vllm_host_%s=%r must be a positive integer" % (key, value))
@@ -226,6 +227,24 @@ def foreign_ports(containers, instance):
             if port.get("PublicPort"):
                 used[int(port["PublicPort"])] = name
     return used
+
+
+def other_instances_gpus(containers, instance):
+    """GPUs held by containers of this collection's other instances (their llmops.io/gpus label): {gpu: container}.
+
+    Containers started by other tools do not say which GPUs they hold without an inspect each; only ours do."""
+    held = {}
+    for c in containers or []:
+        labels = c.get("Labels") or {}
+        if labels.get(LABEL_MANAGED) != MANAGED_BY or labels.get(LABEL_INSTANCE) == instance:
+            continue
+        if str(c.get("State") or "running").lower() not in ("running", "restarting", "created"):
+            continue
+        name = ((c.get("Names") or ["?"])[0] or "?").lstrip("/")
+        for gpu in str(labels.get(LABEL_GPUS) or "").split(","):
+            if gpu.strip():
+                held[gpu.strip()] = "%s (vllm_host_instance %s)" % (name, labels.get(LABEL_INSTANCE))
+    return held
 
 
 def owned(containers, instance):
@@ -427,6 +446,8 @@ def plan_model(model, gpus, host_count, store, opts, version):
         "shm_size": shm,
         "device_requests": _device_requests(opts["gpu_request"], gpus),
         "restart_policy": opts["restart_policy"],
+        # vLLM drains in-flight requests on SIGTERM; Docker's default is SIGKILL after 10 s
+        "stop_timeout": opts["stop_timeout_s"],
         "healthcheck": _healthcheck(opts, start_period),
         "log_driver": opts["log_driver"],
         "log_options": {str(k): str(v) for k, v in (opts["log_options"] or {}).items()},
@@ -522,6 +543,7 @@ def plan_host(models, host=None, options=None, state="present"):
                         % (((host.get("gpu_facts") or {}).get("nvidia_smi") or {}).get("error") or "nvidia-smi absent"))
     taken_gpu, taken_port = {}, {}
     busy = foreign_ports(host.get("containers"), opts["instance"])
+    held = other_instances_gpus(host.get("containers"), opts["instance"])
     resolved = []
     for model in checked:
         name = model["name"]
@@ -541,7 +563,10 @@ def plan_host(models, host=None, options=None, state="present"):
         problems += found
         for gpu in picked:
             key = str(gpu["index"])
-            if key in taken_gpu:
+            if key in held:
+                problems.append("model %s: GPU %s is held by container %s; give this model another GPU, or remove "
+                                "that container (state: absent with its instance)" % (name, key, held[key]))
+            elif key in taken_gpu:
                 problems.append("model %s: GPU %s is already given to model %s; two vLLM servers on one GPU would each "
                                 "claim gpu_memory_utilization of it and the second fails at start (\"Free memory on "
                                 "device ... is less than desired GPU memory utilization\"); give each model its own GPUs"

@@ -68,7 +68,7 @@ def test_one_model_from_the_store_renders_the_docker_run_equivalent():
                                "target": "/models/qwen/current", "read_only": True}]
     assert spec["published_ports"] == ["0.0.0.0:8000:8000"]
     assert spec["shm_size"] == "1G"
-    assert spec["restart_policy"] == "unless-stopped"
+    assert spec["restart_policy"] == "unless-stopped" and spec["stop_timeout"] == 120
     assert spec["healthcheck"]["test"][0] == "CMD-SHELL" and "/health" in spec["healthcheck"]["test"][1]
     assert spec["log_driver"] == "json-file" and spec["log_options"] == {"max-size": "100m", "max-file": "5"}
     assert spec["env"]["HF_HUB_OFFLINE"] == "1"
@@ -274,3 +274,16 @@ def test_role_defaults_are_the_cores():
     for key, value in plan.DEFAULTS.items():
         assert defaults["vllm_host_" + key] == value, key
     json.dumps(plan.DEFAULTS)
+
+
+def test_a_gpu_held_by_another_instance_is_refused():
+    lab = {"Names": ["/lab-qwen"], "State": "running", "Labels": {plan.LABEL_MANAGED: plan.MANAGED_BY,
+                                                                   plan.LABEL_INSTANCE: "lab", plan.LABEL_GPUS: "0,1"}}
+    stopped = dict(lab, Names=["/old-qwen"], State="exited", Labels=dict(lab["Labels"], **{plan.LABEL_GPUS: "1"}))
+    out = plan.plan_host([qwen()], host(containers=[lab]), {})
+    assert out["problems"] == ["model qwen: GPU 0 is held by container lab-qwen (vllm_host_instance lab); give this "
+                               "model another GPU, or remove that container (state: absent with its instance)"]
+    assert plan.plan_host([qwen(gpus=[1])], host(containers=[stopped]), {})["problems"] == []
+    # its own containers are replaced in place: their GPUs are free for this instance
+    ours = dict(lab, Labels=dict(lab["Labels"], **{plan.LABEL_INSTANCE: "vllm"}), Names=["/vllm-qwen"])
+    assert plan.plan_host([qwen()], host(containers=[ours]), {})["problems"] == []
