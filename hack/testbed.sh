@@ -163,12 +163,22 @@ link_bins() {
   ln -sfn "$BIN/keda-$KEDA_VERSION" "$BIN/current/keda-dir"
   ln -sfn "$BIN/prometheus-adapter-$PROM_ADAPTER_VERSION" "$BIN/current/prometheus-adapter-dir"
   ln -sfn "$BIN/coredns-$COREDNS_VERSION" "$BIN/current/coredns-dir"
+  ln -sfn "$BIN/kube-state-metrics-$KSM_VERSION" "$BIN/current/kube-state-metrics-dir"
+}
+
+build_ksm() {  # kube-state-metrics: the pod series (restarts, readiness) the vLLM pod alerts read
+  local out=$BIN/kube-state-metrics-$KSM_VERSION
+  if [[ -x $out/kube-state-metrics ]]; then log "kube-state-metrics $KSM_VERSION: cached"; return; fi
+  log "kube-state-metrics $KSM_VERSION: building kube-state-metrics"
+  go_module_build "k8s.io/kube-state-metrics/v2@$KSM_VERSION" "$out" : \
+    "-X github.com/prometheus/common/version.Version=$KSM_VERSION -X github.com/prometheus/common/version.Branch=HEAD" .
+  rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
 cmd_build() {
   local t0=$SECONDS
   mkdir -p "$BIN"
-  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator; build_keda; build_prom_adapter; build_coredns
+  build_etcd; build_kwok; build_helm; build_k8s; build_prometheus; build_prom_operator; build_keda; build_prom_adapter; build_coredns; build_ksm
   link_bins
   log "build done in $((SECONDS - t0))s; binaries in $BIN/current"
 }

@@ -109,6 +109,7 @@ ADDON_IMAGES=(
   "keda-metrics-apiserver ghcr.io/kedacore/keda-metrics-apiserver:$KEDA_VERSION keda-dir/keda-adapter /keda-adapter --user=65532:65532"
   "keda-admission-webhooks ghcr.io/kedacore/keda-admission-webhooks:$KEDA_VERSION keda-dir/keda-admission-webhooks /keda-admission-webhooks --user=65532:65532"
   "prometheus-adapter registry.k8s.io/prometheus-adapter/prometheus-adapter:$PROM_ADAPTER_VERSION prometheus-adapter-dir/adapter /adapter --user=65534"
+  "kube-state-metrics registry.k8s.io/kube-state-metrics/kube-state-metrics:$KSM_VERSION kube-state-metrics-dir/kube-state-metrics /kube-state-metrics --user=65534"
   "coredns registry.k8s.io/coredns/coredns:$COREDNS_VERSION coredns-dir/coredns /coredns --user=65532:65532 --cap=coredns=cap_net_bind_service"
 )
 

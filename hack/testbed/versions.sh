@@ -11,3 +11,6 @@ PROM_ADAPTER_VERSION=${PROM_ADAPTER_VERSION:-v0.12.0}
 # CoreDNS: the version kubeadm v1.35 installs (cmd/kubeadm/app/constants: CoreDNSVersion), as
 # registry.k8s.io/coredns/coredns:v1.13.1.
 COREDNS_VERSION=${COREDNS_VERSION:-v1.13.1}
+# kube-state-metrics: the kube-prometheus-stack 88.5.3 subchart (8.4.0) runs
+# registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0 (the pod restart / not-ready alerts read it).
+KSM_VERSION=${KSM_VERSION:-v2.20.0}
