@@ -442,8 +442,8 @@ def main(argv=None):
         if band_row["compared"]:
             print("  release %-6s (fit cases, gated): %2d cases, %2d compared, median |error| %.2f%%, max %.2f%%, "
                   "fit verdict right %d/%d" % (
-                label, band_row["cases"], band_row["compared"], band_row["median_abs_error_pct"],
-                band_row["max_abs_error_pct"], band_row["verdicts_right"], band_row["verdicts"]))
+                      label, band_row["cases"], band_row["compared"], band_row["median_abs_error_pct"],
+                      band_row["max_abs_error_pct"], band_row["verdicts_right"], band_row["verdicts"]))
         else:
             print("  release %-6s (fit cases, gated): %2d cases, none compared, fit verdict right %d/%d" % (
                 label, band_row["cases"], band_row["verdicts_right"], band_row["verdicts"]))
