@@ -19,6 +19,10 @@ description:
   - Then objects whose dry-run result differs from the live object are applied (server-side apply, field
     manager O(field_manager)); unchanged objects are not written, so a run that changes nothing reports
     C(changed=false).
+  - Each object is written with the annotation C(llmops.io/applied-hash) (the hash of the manifest). An object
+    whose live copy carries the same hash and still holds every field and value of the manifest is unchanged
+    without a dry run (a server-side apply would leave it as it is); an edit of a field we set, or a changed
+    manifest, takes the dry run and the comparison. Every object that is written is dry-run first.
   - With O(prune), live objects of the given kinds that carry the given labels and are not in the set are
     deleted (an autoscaler a model no longer uses, a model removed from the list). Objects without those
     labels are never touched.
@@ -249,7 +253,11 @@ class ApplySet(object):
                 return key, live, self.ssa(res, body, dry_run=True), None
             except DynamicApiError as err:
                 return key, None, None, _message(err)
-        checked = self.pool(dry_run, list(zip(keys, objects)))
+        # unchanged since our last apply and not edited since: no dry run, no write (see applyset)
+        objects = [applyset.stamp(o) for o in objects]
+        fast = {key for key, obj in zip(keys, objects) if applyset.unchanged_live(obj, lived.get(key))}
+        checked = self.pool(dry_run, [(k, o) for k, o in zip(keys, objects) if k not in fast])
+        checked += [(key, lived[key], lived[key], None) for key in keys if key in fast]
         refused = ["%s: %s" % (applyset.label(key), msg) for key, _l, _d, msg in checked if msg]
         if refused:
             raise LlmopsError("the API server refused %d of %d object(s) in a server-side dry run, so nothing was "

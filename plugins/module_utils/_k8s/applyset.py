@@ -7,14 +7,24 @@ No API calls here (the k8s_apply_set module does them): objects are plain dicts 
 An object is unchanged when its server-side dry-run result equals the live object, ignoring what the
 server bumps on every write (resourceVersion, managedFields timestamps, generation) and status (owned
 by controllers, changes on its own).
+
+The no-change path: every object is written with an annotation holding the hash of what was applied
+(``stamp``). An object whose live copy carries the same hash and still holds every field and value of the
+manifest (``unchanged_live``) would be left exactly as it is by a server-side apply, so it needs neither the
+dry run nor the write: a re-run that changes nothing costs one LIST per kind. Anything else (a changed or
+removed field of ours, someone else's edit of a field we set, a value the server normalises) takes the dry run
+and the comparison below, as before; every object that will be written is still dry-run first.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 
+APPLIED_HASH = "llmops.io/applied-hash"
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink")
 # apply order: what others live in first
 _FIRST_KINDS = ("Namespace", "CustomResourceDefinition", "ServiceAccount", "ConfigMap", "Secret",
@@ -101,3 +111,46 @@ def redact(obj):
         if field in out:
             out[field] = {k: "<redacted>" for k in out[field]}
     return out
+
+
+def applied_hash(obj):
+    """Hash of a manifest as given (without its own hash annotation)."""
+    body = copy.deepcopy(obj)
+    ann = (body.get("metadata") or {}).get("annotations") or {}
+    ann.pop(APPLIED_HASH, None)
+    if "annotations" in (body.get("metadata") or {}) and not ann:
+        body["metadata"].pop("annotations")
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:20]
+
+
+def stamp(obj):
+    """A copy of the manifest carrying the hash of what is applied (annotation ``llmops.io/applied-hash``).
+
+    Secrets are left as they are: a hash of their data on the object would let anyone who reads it test
+    guesses of the values offline (they always take the dry run).
+    """
+    if obj.get("kind") == "Secret":
+        return obj
+    out = copy.deepcopy(obj)
+    meta = out.setdefault("metadata", {})
+    meta["annotations"] = dict(meta.get("annotations") or {}, **{APPLIED_HASH: applied_hash(obj)})
+    return out
+
+
+def contains(live, desired):
+    """Every field and value of ``desired`` is in ``live`` (lists: same length, item by item)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and contains(live[k], v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(
+            contains(a, b) for a, b in zip(live, desired))
+    return type(live) is type(desired) and live == desired
+
+
+def unchanged_live(stamped, live):
+    """True when a server-side apply of ``stamped`` (a ``stamp`` result) would leave ``live`` as it is."""
+    if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    want = ((stamped.get("metadata") or {}).get("annotations") or {}).get(APPLIED_HASH)
+    have = ((live.get("metadata") or {}).get("annotations") or {}).get(APPLIED_HASH)
+    return bool(want) and want == have and contains(live, stamped)
