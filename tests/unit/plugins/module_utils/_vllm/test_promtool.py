@@ -210,3 +210,19 @@ def test_pod_restarts_and_not_ready_fire_on_kube_state_metrics_series(tmp_path):
     ]
     out = _run_alert_test(tmp_path, spec, series, evals)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_preemptions_fire_while_the_counter_grows_and_clear_after(tmp_path):
+    spec = _rule_group(tm._one(_opts={"alert_for": {"preempting": "2m"}}))
+    labels = "{%s,pod=\"llama-8b-0\"}" % _selector(spec)
+    # no preemption for 5 min, then 3 a minute for 10 min, then none again
+    series = [{"series": "vllm:num_preemptions_total" + labels, "values": "0x5 3+3x9 30x20"}]
+    evals = [
+        {"eval_time": "5m", "alertname": "VllmPreempting", "exp_alerts": []},
+        {"eval_time": "10m", "alertname": "VllmPreempting", "exp_alerts": [
+            {"exp_labels": {"severity": "info", "model": "llama-8b"},
+             "exp_annotations": _rule(spec, "VllmPreempting")["annotations"]}]},
+        {"eval_time": "25m", "alertname": "VllmPreempting", "exp_alerts": []},   # rate over 5 min back to 0
+    ]
+    out = _run_alert_test(tmp_path, spec, series, evals)
+    assert out.returncode == 0, out.stdout + out.stderr
