@@ -29,9 +29,14 @@ if [[ ! -f $dir/vllm-openai.tar ]]; then
     "usr/local/bin/vllm=$dir.tmp/vllm" "bin/busybox=$dir.tmp/bb/bin/busybox" "${links[@]}"
   rm -rf "$dir.tmp/bb" "$dir.tmp/vllm" "$dir"; mv "$dir.tmp" "$dir"
 fi
+# podman names an unqualified archive tag localhost/<name>; the role asks for docker.io/<name> (the qualified form
+# Docker Engine would record too), so the image gets that name and loses the localhost one.
+qualified=docker.io/$IMAGE
 want=$(tar -xOf "$dir/vllm-openai.tar" manifest.json | "$PY" -c 'import json,sys;print(json.load(sys.stdin)[0]["Config"].split(".")[0])')
-have=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+have=$(podman image inspect --format '{{.Id}}' "$qualified" 2>/dev/null || true)
 if [[ $have != "$want" ]]; then
   podman load -q -i "$dir/vllm-openai.tar" >/dev/null
-  echo "loaded $IMAGE" >&2
+  podman tag "localhost/$IMAGE" "$qualified"
+  podman untag "localhost/$IMAGE" "localhost/$IMAGE"
+  echo "loaded $IMAGE as $qualified" >&2
 fi

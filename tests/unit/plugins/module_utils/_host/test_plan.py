@@ -277,8 +277,8 @@ def test_role_defaults_are_the_cores():
 
 
 def test_a_gpu_held_by_another_instance_is_refused():
-    lab = {"Names": ["/lab-qwen"], "State": "running", "Labels": {plan.LABEL_MANAGED: plan.MANAGED_BY,
-                                                                   plan.LABEL_INSTANCE: "lab", plan.LABEL_GPUS: "0,1"}}
+    labels = {plan.LABEL_MANAGED: plan.MANAGED_BY, plan.LABEL_INSTANCE: "lab", plan.LABEL_GPUS: "0,1"}
+    lab = {"Names": ["/lab-qwen"], "State": "running", "Labels": labels}
     stopped = dict(lab, Names=["/old-qwen"], State="exited", Labels=dict(lab["Labels"], **{plan.LABEL_GPUS: "1"}))
     out = plan.plan_host([qwen()], host(containers=[lab]), {})
     assert out["problems"] == ["model qwen: GPU 0 is held by container lab-qwen (vllm_host_instance lab); give this "
