@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: llmops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -122,10 +121,16 @@ def dump(release, work):
     out = os.path.join(out_dir, release + ".json")
     python = ensure_venv(work)
     cmd = ["nice", python, os.path.abspath(__file__), "_child", "--src", src, "--out", out]
+    if shutil.which("setarch"):  # no address randomisation: see PYTHONHASHSEED below
+        cmd = ["setarch", os.uname().machine, "-R"] + cmd
     if release == HELP_RELEASE:
         cmd += ["--help-out", os.path.join(work, "json", release + ".help-all.txt")]
     env = dict(os.environ, VLLM_TARGET_DEVICE="cpu", VLLM_LOGGING_LEVEL="ERROR", VLLM_CONFIGURE_LOGGING="0",
-               VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", PYTHONDONTWRITEBYTECODE="1", HOME=work)
+               VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", PYTHONDONTWRITEBYTECODE="1", HOME=work,
+               # some releases build choices from a set (0.8.5's --guided-decoding-backend: the first
+               # Literal of a set of two, whose hash includes id(str)); a fixed hash seed and no address
+               # randomisation make the dump the same on every run (vLLM itself varies from run to run)
+               PYTHONHASHSEED="0")
     _run(cmd, env=env, cwd=work)
     return out
 
@@ -689,7 +694,9 @@ def main(argv=None):
             if not args.keep_src:
                 shutil.rmtree(os.path.join(args.work, "src", release), ignore_errors=True)
     if args.cmd in ("generate", "all"):
-        generate(args.work, releases)
+        # the module always covers every release of RELEASES (plus any asked for): --releases only
+        # narrows what is fetched and dumped now; the other dumps are read from WORK/json
+        generate(args.work, sorted(set(RELEASES) | set(releases), key=_key))
     return 0
 
 
