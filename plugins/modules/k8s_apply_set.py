@@ -114,10 +114,12 @@ objects:
   elements: dict
   sample: [{"api_version": "apps/v1", "kind": "Deployment", "namespace": "llm-serving", "name": "llama-8b", "action": "update"}]
 counts:
-  description: Objects per action (create, update, unchanged, delete).
+  description:
+    - Objects per action (create, update, unchanged, delete), and C(dry_run) the objects that needed the
+      server-side dry run (the others were unchanged since the last apply).
   returned: always
   type: dict
-  sample: {"create": 0, "update": 1, "unchanged": 8, "delete": 1}
+  sample: {"create": 0, "update": 1, "unchanged": 8, "delete": 1, "dry_run": 1}
 """
 
 import json
@@ -288,6 +290,7 @@ class ApplySet(object):
             self.pool(self.delete, pruned)
 
         counts = {a: sum(1 for r in results if r["action"] == a) for a in ("create", "update", "unchanged", "delete")}
+        counts["dry_run"] = len(keys) - len(fast)   # objects that needed the server-side dry run
         changed = bool(todo or pruned)
         out = {"changed": changed, "objects": results, "counts": counts}
         if self.module._diff:

@@ -64,6 +64,15 @@ options:
         type: str
         choices: [full, names]
         default: full
+      keep:
+        description:
+          - Return only these fields of each object (with C(apiVersion) and C(kind)), dotted paths such as
+            C(metadata.labels) or C(status.allocatable); C(name[]) walks every item of a list
+            (C(spec.containers[].resources), quoted in YAML flow lists). Absent fields are left out. Empty keeps what O(queries[].fields) says.
+          - For reads of many large objects (every Node, every Pod) whose few fields are all the caller needs.
+        type: list
+        elements: str
+        default: []
   concurrency:
     description: Queries in flight at once.
     type: int
@@ -86,7 +95,7 @@ EXAMPLES = r"""
 - name: Read what the plan needs
   llmops.vllm_serving.k8s_read_set:
     queries:
-      - {id: nodes, kind: Node}
+      - {id: nodes, kind: Node, keep: [metadata.name, metadata.labels, spec.taints, status.allocatable]}
       - {id: pods, kind: Pod, field_selectors: [status.phase!=Succeeded, status.phase!=Failed]}
       - {id: secret, kind: Secret, name: hf-token, namespace: llm-serving}
       - {id: keda, api_version: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, name: scaledobjects.keda.sh,
@@ -112,6 +121,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._k8s.project import project
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -175,7 +185,10 @@ def read(client, query):
         if getattr(err, "status", None) == 404:
             return [], True
         raise
-    return [_shape(obj, query.get("fields") or "full") for obj in found], True
+    shaped = [_shape(obj, query.get("fields") or "full") for obj in found]
+    if query.get("keep"):
+        shaped = [project(obj, query["keep"]) for obj in shaped]
+    return shaped, True
 
 
 def main():
@@ -189,6 +202,7 @@ def main():
             label_selectors=dict(type="list", elements="str", default=[]),
             field_selectors=dict(type="list", elements="str", default=[]),
             fields=dict(type="str", choices=["full", "names"], default="full"),
+            keep=dict(type="list", elements="str", default=[]),
         )),
         concurrency=dict(type="int", default=8),
     )
