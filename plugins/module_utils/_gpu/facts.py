@@ -13,12 +13,11 @@ import os
 import re
 
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
-from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import host, nvsmi
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import catalog, host, nvsmi
 
-# Compute capability per architecture, used only when nvidia-smi cannot report compute_cap.
-ARCH_COMPUTE_CAPABILITY = {
-    "Volta": "7.0", "Turing": "7.5", "Ampere": "8.0", "Ada Lovelace": "8.9", "Hopper": "9.0", "Blackwell": "10.0",
-}
+# Compute capability per architecture (the lowest of the architecture's GPU records in catalog.py), used
+# only when nvidia-smi cannot report compute_cap.
+ARCH_COMPUTE_CAPABILITY = catalog.ARCH_COMPUTE_CAPABILITY
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)")
 

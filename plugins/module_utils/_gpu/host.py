@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import catalog
+
 NVIDIA_VENDOR = "0x10de"
 
 # PCI class codes (sysfs "class" is 0xCCSSPP): display controllers and "other bridge" (NVSwitch).
@@ -27,27 +29,9 @@ NVSWITCH_DEVICE_IDS = {
     "0x22a4": "NVSwitch (Hopper)",
 }
 
-# A few data-centre GPU device ids (pci.ids) so facts name the GPU even when the driver is not loaded.
-GPU_DEVICE_IDS = {
-    "0x20b0": "A100-SXM4-40GB",
-    "0x20b2": "A100-SXM4-80GB",
-    "0x20b5": "A100 80GB PCIe",
-    "0x20f1": "A100-PCIE-40GB",
-    "0x2230": "RTX A6000",
-    "0x2235": "A40",
-    "0x2236": "A10",
-    "0x2237": "A10G",
-    "0x2321": "H100 NVL",
-    "0x2330": "H100 SXM5 80GB",
-    "0x2331": "H100 PCIe",
-    "0x2335": "H200",
-    "0x233a": "H800 NVL",
-    "0x233b": "H200 NVL",
-    "0x2684": "GeForce RTX 4090",
-    "0x26b5": "L40",
-    "0x26b9": "L40S",
-    "0x27b8": "L4",
-}
+# GPU device ids -> product name (pci.ids), so facts name the GPU even when the driver is not loaded;
+# derived from the GPU records of catalog.py.
+GPU_DEVICE_IDS = catalog.PCI_DEVICE_IDS
 
 # Kernel modules the preflight cares about (names as /proc/modules spells them).
 NVIDIA_MODULES = ("nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm", "nvidia_peermem", "nvidia_fs")

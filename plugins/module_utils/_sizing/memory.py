@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ansible_collections.llmops.vllm_serving.plugins.module_utils._gpu import catalog
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import GIB
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.arch import ModelArch
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing.releases import Release
@@ -60,7 +61,7 @@ CUDAGRAPH_PER_GRAPH_LAYER_HOPPER = 0.172 * 2 ** 20  # bytes per graph per layer
 CUDAGRAPH_FIRST = 0.25 * GIB
 CUDAGRAPH_PER_GRAPH_LAYER = 0.077 * 2 ** 20
 _CAPTURE_SIZES = [1, 2, 4] + list(range(8, 256, 8)) + list(range(256, 513, 16))
-_NVLINK = ("H100-80GB", "H200", "H20", "GH200", "B200", "A100-80GB", "A100-40GB", "H100-NVL")
+_NVLINK = catalog.NVLINK  # catalog names of the GPUs with NVLink (the records of _gpu/catalog.py)
 
 
 def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int | None = None) -> int:
