@@ -63,10 +63,8 @@ class Release:
 
 def release(version=None) -> Release:
     text = str(version) if version else DEFAULT_VLLM_VERSION
-    key = parse_version(text)
-    if key < (0, 5, 0):
-        raise LlmopsError("vllm_version=%s is older than 0.5.0, the oldest release whose memory behaviour this "
-                          "collection models; use 0.5.0 or newer (default %s)" % (text, DEFAULT_VLLM_VERSION))
+    # one range and one message for every part of the collection (flags, metrics, sizing): the release table's
+    key = _vllm_releases.check_supported(text)
     if key < (0, 8, 0):
         return Release(text, key, "v0", nccl_in_budget=True, cudagraph_in_budget=False)
     return Release(

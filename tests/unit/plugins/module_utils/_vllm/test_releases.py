@@ -159,9 +159,20 @@ def test_kv_cache_dtype_choices():
     assert "fp8_inc" in releases.kv_cache_dtype_choices("0.33.0")
 
 
-def test_sizing_release_message_is_consistent():
+@pytest.mark.parametrize("version", ["0.4.3", "0.5.4", "0.34.0", "1.0.0"])
+def test_sizing_and_deploy_refuse_the_same_releases_with_the_same_message(version):
+    """One range for the whole collection (issue 10: sizing said 'older than 0.5', deploy '0.6')."""
     from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import releases as sizing_releases
-    with pytest.raises(LlmopsError) as err:
-        sizing_releases.release("0.4.3")
-    assert str(err.value) == ("vllm_version=0.4.3 is older than 0.5.0, the oldest release whose memory behaviour "
-                              "this collection models; use 0.5.0 or newer (default 0.33.0)")
+    with pytest.raises(LlmopsError) as sized:
+        sizing_releases.release(version)
+    with pytest.raises(LlmopsError) as deployed:
+        releases.check_supported(version)
+    assert str(sized.value) == str(deployed.value)
+    assert ("older than the oldest release this collection knows (0.6.0)" in str(sized.value)
+            or "newer than the newest release this collection knows (0.33.0)" in str(sized.value))
+
+
+def test_sizing_models_every_release_the_collection_knows():
+    from ansible_collections.llmops.vllm_serving.plugins.module_utils._sizing import releases as sizing_releases
+    for version in ("0.6.0", "0.10.1", "0.33.0", "0.33.2"):
+        assert sizing_releases.release(version).version == version
