@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.llmops.vllm_serving.plugins.module_utils._errors import LlmopsError
 from ansible_collections.llmops.vllm_serving.plugins.module_utils._vllm import releases as _vllm_releases
 
 # One release table: the default release and the version parser are _vllm/releases.py's.
