@@ -131,6 +131,16 @@ def plan_deployment(models, defaults=None, canary=None, action="none", options=N
         render_settings = manifests.settings_with_defaults(settings)
     except ValueError as err:
         return dict(empty, problems=[str(err)])
+    platform = render_settings.get("platform") or "auto"
+    if platform not in manifests.PLATFORMS:
+        return dict(empty, problems=["vllm_deploy_platform=%r is not one of %s" % (platform, ", ".join(manifests.PLATFORMS))])
+    if platform == "auto":
+        platform = "openshift" if manifests.OPENSHIFT_CRD in (cluster.get("crds") or []) else "kubernetes"
+    render_settings = dict(render_settings, platform=platform)
+    if platform == "openshift" and action != "none" and render_settings["ingress_enabled"]:
+        return dict(empty, problems=["canary_action=%s: the canary's traffic split is an NGINX Ingress canary; on "
+                                     "OpenShift (Routes) it is not supported yet. Deploy the new version as its own "
+                                     "model, or set vllm_deploy_ingress_enabled: false" % action])
     checked = model_entry.merge_models(models, defaults, canary, action)
     if checked["problems"]:
         return dict(empty, problems=checked["problems"])
@@ -163,4 +173,5 @@ def plan_deployment(models, defaults=None, canary=None, action="none", options=N
         return dict(out, problems=problems)
     out.update(rendered)
     out["problems"] = []
+    out["platform"] = platform
     return out

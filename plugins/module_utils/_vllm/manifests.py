@@ -59,7 +59,15 @@ DEFAULT_SETTINGS = {
     "network_policy": True,
     "network_policy_namespaces": ["ingress-nginx", "monitoring"],
     "canary": {},
+    # kubernetes | openshift | auto (deploy.plan_deployment resolves auto from the cluster: OpenShift serves
+    # clusterversions.config.openshift.io); openshift renders a Route instead of an Ingress
+    "platform": "auto",
 }
+
+#: the CRD only OpenShift serves (its cluster-version operator's), read to tell the platform apart; a cluster that
+#: merely installed the Route CRD (an ingress controller that speaks Routes) is not OpenShift
+OPENSHIFT_CRD = "clusterversions.config.openshift.io"
+PLATFORMS = ("auto", "kubernetes", "openshift")
 
 #: HOME of the official vllm/vllm-openai image (it runs as root); an emptyDir, writable by any uid
 HOME = "/root"
@@ -119,8 +127,9 @@ def _pod_spec(ctx, role):
     # HOME set, not taken from the image: the runtime takes it from the image's /etc/passwd and falls back to "/"
     # (read-only here) for a uid it does not list
     env.append({"name": "HOME", "value": HOME})
-    if s.get("run_as_user") is not None:
-        # an image user that /etc/passwd does not know: torch's getpass.getuser() raises KeyError without USER
+    if s.get("run_as_user") is not None or s.get("platform") == "openshift":
+        # an image user that /etc/passwd does not know (OpenShift's restricted-v2 SCC picks an arbitrary uid):
+        # torch's getpass.getuser() raises KeyError without USER
         env.append({"name": "USER", "value": "vllm"})
     # Everything vLLM writes is an emptyDir, so the root filesystem can be read-only: HOME (the Hugging Face,
     # vLLM, torch-compile, Triton, FlashInfer caches and vLLM's config under ~/.cache, ~/.triton, ~/.config) and
@@ -307,7 +316,7 @@ def render_service(plan, ctx):
 
 def render_ingress(plan, ctx):
     s = ctx.s
-    if not (s["ingress_enabled"] and plan.get("ingress_host")):
+    if not (s["ingress_enabled"] and plan.get("ingress_host")) or s.get("platform") == "openshift":
         return None
     timeout = str(s["ingress_timeout_s"])
     ann = {"nginx.ingress.kubernetes.io/proxy-read-timeout": timeout,
@@ -326,6 +335,22 @@ def render_ingress(plan, ctx):
         "path": "/", "pathType": "Prefix",
         "backend": {"service": {"name": ctx.obj, "port": {"name": "http"}}}}]}}]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": ctx.meta(annotations=ann), "spec": spec}
+
+
+def render_route(plan, ctx):
+    """OpenShift's router in front of the Service: TLS terminated at the edge with the router's certificate, HTTP
+    redirected to HTTPS, the router's 30 s default timeout raised for long generations."""
+    s = ctx.s
+    if not (s["ingress_enabled"] and plan.get("ingress_host")) or s.get("platform") != "openshift":
+        return None
+    ann = {"haproxy.router.openshift.io/timeout": "%ss" % s["ingress_timeout_s"]}
+    ann.update(s.get("ingress_annotations") or {})
+    return {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": ctx.meta(annotations=ann), "spec": {
+        "host": plan["ingress_host"],
+        "to": {"kind": "Service", "name": ctx.obj, "weight": 100},
+        "port": {"targetPort": "http"},
+        "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+        "wildcardPolicy": "None"}}
 
 
 def render_hpa(plan, ctx):
@@ -468,6 +493,11 @@ def render_networkpolicy(plan, ctx):
         ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
                                  for n in s["network_policy_namespaces"]],
                         "ports": [{"port": "http", "protocol": "TCP"}]})
+    if s.get("platform") == "openshift":
+        # the router and the (user-workload) monitoring namespaces, by OpenShift's policy-group labels
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"network.openshift.io/policy-group": g}}}
+                                 for g in ("ingress", "monitoring")],
+                        "ports": [{"port": "http", "protocol": "TCP"}]})
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": ctx.meta(), "spec": {
         "podSelector": {"matchLabels": dict(ctx.selector)}, "policyTypes": ["Ingress"], "ingress": ingress}}
 
@@ -480,6 +510,7 @@ KINDS = (
          True, render_leaderworkerset),
     Kind("service", "v1", "Service", None, True, render_service),
     Kind("ingress", "networking.k8s.io/v1", "Ingress", None, True, render_ingress),
+    Kind("route", "route.openshift.io/v1", "Route", "routes.route.openshift.io", False, render_route),
     Kind("hpa", "autoscaling/v2", "HorizontalPodAutoscaler", None, False, render_hpa),
     Kind("scaledobject", "keda.sh/v1alpha1", "ScaledObject", "scaledobjects.keda.sh", False, render_scaledobject),
     Kind("pdb", "policy/v1", "PodDisruptionBudget", None, False, render_pdb),

@@ -103,3 +103,52 @@ def test_cluster_from_read_set_results():
     assert cluster["secrets"] == {"api": ["api-key", "b"]} and cluster["crds"] == ["scaledobjects.keda.sh"]
     assert cluster["namespace_exists"] is False
     assert "namespace_exists" not in deploy.cluster_from_reads({"nodes": []})
+
+
+# ------------------------------------------------------------------------------------------------ OpenShift
+OPENSHIFT_CRDS = CRDS + ["clusterversions.config.openshift.io", "routes.route.openshift.io"]
+
+
+def _kinds(out):
+    return [o["kind"] for o in out["objects"]]
+
+
+def test_openshift_is_detected_from_its_cluster_version_crd_and_gets_a_route_not_an_ingress():
+    out = _call([_llama(ingress_host="llm.apps.example.com")], cluster={"crds": OPENSHIFT_CRDS})
+    assert out["problems"] == [] and out["platform"] == "openshift"
+    assert "Route" in _kinds(out) and "Ingress" not in _kinds(out)
+    route = [o for o in out["objects"] if o["kind"] == "Route"][0]
+    assert route["spec"]["host"] == "llm.apps.example.com" and route["spec"]["to"] == {
+        "kind": "Service", "name": "llama-8b", "weight": 100}
+    assert route["spec"]["tls"] == {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}
+    assert route["metadata"]["annotations"]["haproxy.router.openshift.io/timeout"] == "3600s"
+    assert "routes.route.openshift.io" in out["crds"]
+    pod = [o for o in out["objects"] if o["kind"] == "Deployment"][0]["spec"]["template"]["spec"]
+    assert "runAsUser" not in pod["securityContext"]     # restricted-v2 assigns the uid
+    assert {"name": "USER", "value": "vllm"} in pod["containers"][0]["env"]
+    policy = [o for o in out["objects"] if o["kind"] == "NetworkPolicy"][0]
+    groups = [sel["namespaceSelector"]["matchLabels"].get("network.openshift.io/policy-group")
+              for rule in policy["spec"]["ingress"] for sel in rule["from"] if "namespaceSelector" in sel]
+    assert "ingress" in groups and "monitoring" in groups
+
+
+def test_a_cluster_with_only_the_route_crd_is_not_openshift():
+    out = _call([_llama(ingress_host="llm.example.com")], cluster={"crds": CRDS + ["routes.route.openshift.io"]})
+    assert out["platform"] == "kubernetes" and "Ingress" in _kinds(out) and "Route" not in _kinds(out)
+
+
+def test_the_platform_can_be_given_and_a_route_needs_its_crd():
+    out = _call([_llama(ingress_host="llm.example.com")], settings={"platform": "openshift"})
+    assert out["problems"] == ["CRD routes.route.openshift.io is not installed; install its operator (monitoring "
+                               "role, KEDA, LeaderWorkerSet) or turn the feature off"]
+    out = _call([_llama(ingress_host="llm.example.com")], settings={"platform": "kubernetes"},
+                cluster={"crds": OPENSHIFT_CRDS})
+    assert out["platform"] == "kubernetes" and "Ingress" in _kinds(out)
+    out = _call([_llama()], settings={"platform": "okd"})
+    assert out["problems"] == ["vllm_deploy_platform='okd' is not one of auto, kubernetes, openshift"]
+
+
+def test_a_canary_on_openshift_is_refused_before_anything():
+    out = _call([_llama(ingress_host="llm.apps.example.com")], cluster={"crds": OPENSHIFT_CRDS}, action="deploy",
+                canary={"model": "llama-8b", "weight": 20})
+    assert out["objects"] == [] and "not supported yet" in out["problems"][0]
